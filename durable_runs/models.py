@@ -1,0 +1,353 @@
+"""Typed values shared by every part: workflow and activity inputs, snapshots, events, results.
+
+This module is imported inside Temporal's workflow sandbox: it holds plain pydantic models only,
+no settings, no clients, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Backend = Literal["assistants", "responses"]
+"""Which OpenAI API drives the run: Assistants threads/runs, or Responses background mode."""
+
+RunStatus = Literal[
+    "queued",
+    "in_progress",
+    "requires_action",
+    "cancelling",
+    "cancelled",
+    "failed",
+    "completed",
+    "incomplete",
+    "expired",
+]
+"""The union of the Assistants run and Responses statuses (each API's own vocabulary)."""
+
+TERMINAL_STATUSES: frozenset[str] = frozenset(
+    {"cancelled", "failed", "completed", "incomplete", "expired"}
+)
+"""Statuses after which the remote object never changes again."""
+
+ActivityKind = Literal["prepare", "start", "read", "submit_tool_outputs", "cancel", "answer"]
+"""The backend operations; `RunResult.api_calls` counts activity executions by these names."""
+
+WORKFLOW_ID_METADATA_KEY = "temporal_workflow_id"
+"""Metadata key on every run/response we create: the workflow that owns it (used for routing)."""
+
+STEP_METADATA_KEY = "durable_runs_step"
+"""Metadata key naming the step that created the object (used to find it again on retry)."""
+
+
+class Frozen(BaseModel):
+    """Base for immutable value objects."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class PollPolicy(Frozen):
+    """How often to check the run, and for how long.
+
+    Attributes:
+        initial_interval_s: First wait between checks.
+        backoff: Multiplier applied to the wait after each check that saw no change.
+        max_interval_s: Cap on the wait between checks.
+        deadline_s: Overall budget for the run; past it the run is cancelled at the API.
+        webhooks: Webhook mode: events are the fast path, the timer is a slow safety poll.
+        safety_poll_s: The wait between checks in webhook mode.
+    """
+
+    initial_interval_s: float = 0.5
+    backoff: float = 1.5
+    max_interval_s: float = 5.0
+    deadline_s: float = 600.0
+    webhooks: bool = False
+    safety_poll_s: float = 30.0
+
+
+class AssistantSpec(Frozen):
+    """An assistant to create when the request names none (Assistants backend)."""
+
+    name: str = "durable-runs assistant"
+    model: str = "gpt-4o-mini"
+    instructions: str = "You are a helpful assistant."
+
+
+class RunRequest(BaseModel):
+    """Input of `AssistantRunWorkflow`: what to ask, where, with which tools and policies.
+
+    Attributes:
+        backend: The API that runs it.
+        messages: User messages to open the conversation with (ignored when `thread_id` is set).
+        assistant_id: Existing assistant (Assistants backend).
+        assistant: Spec of an assistant to create when `assistant_id` is empty.
+        thread_id: Existing thread to run on (Assistants backend).
+        model: Model for the Responses backend.
+        instructions: Instructions (Responses backend, or extra instructions for a run).
+        tools: Names of registered tools the model may call.
+        poll: Backoff, deadline and webhook mode.
+        on_expired: `fail` ends the workflow with status `expired`; `restart` starts a new run.
+        max_restarts: Bound on restarts when `on_expired` is `restart`.
+        metadata: Extra metadata for the created run/response (at most 14 keys).
+    """
+
+    backend: Backend = "assistants"
+    messages: list[str] = Field(default_factory=list)
+    assistant_id: str | None = None
+    assistant: AssistantSpec | None = None
+    thread_id: str | None = None
+    model: str = "gpt-4o-mini"
+    instructions: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    poll: PollPolicy = PollPolicy()
+    on_expired: Literal["fail", "restart"] = "fail"
+    max_restarts: int = 2
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class ToolCall(Frozen):
+    """One function call the model asked for."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+class ToolOutput(Frozen):
+    """The output of one tool call, as submitted back to the API."""
+
+    tool_call_id: str
+    output: str
+
+
+class RunError(Frozen):
+    """The API's `last_error` (or our own error when the run could not go on)."""
+
+    code: str
+    message: str
+
+
+class Usage(Frozen):
+    """Token usage, summed over every object of the run."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def plus(self, other: Usage | None) -> Usage:
+        """Return the sum of this usage and `other`."""
+        if other is None:
+            return self
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+class RunSnapshot(Frozen):
+    """What one read of the remote run (or response) showed.
+
+    Attributes:
+        object_id: Run id (`run_...`) or response id (`resp_...`).
+        thread_id: Thread of an Assistants run.
+        status: The API's own status.
+        needs_tool_outputs: The object waits for tool outputs (Assistants `requires_action`;
+            a Responses object whose output holds function calls).
+        tool_calls: Calls to run when `needs_tool_outputs`.
+        last_error: The API's error, when the run failed.
+        usage: Usage of this object, when known.
+        poll_after_ms: The server's `openai-poll-after-ms` hint from this read.
+        expires_at: Unix time after which a run waiting for tool outputs expires.
+        assistant_id: Assistant of an Assistants run.
+    """
+
+    object_id: str
+    thread_id: str | None = None
+    status: RunStatus
+    needs_tool_outputs: bool = False
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    last_error: RunError | None = None
+    usage: Usage | None = None
+    poll_after_ms: int | None = None
+    expires_at: int | None = None
+    assistant_id: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the object is done and waits for nothing from us."""
+        return self.status in TERMINAL_STATUSES and not self.needs_tool_outputs
+
+
+class RunEvent(Frozen):
+    """A webhook event routed to a run workflow (signal `run_event`).
+
+    Attributes:
+        event_id: The delivery's `webhook-id`; the workflow applies each id once.
+        type: Event type, e.g. `thread.run.completed` or `response.completed`.
+        object_id: The run or response the event is about.
+        snapshot: The object as the event carried it (`thread.run.*`); None when the event
+            carries only the id (`response.*`), so the workflow reads the object once.
+        created_at: The event's own timestamp (unix seconds).
+    """
+
+    event_id: str
+    type: str
+    object_id: str
+    snapshot: RunSnapshot | None = None
+    created_at: int | None = None
+
+
+class Conversation(Frozen):
+    """Where a run happens: the result of the backend's `prepare` step."""
+
+    assistant_id: str | None = None
+    thread_id: str | None = None
+
+
+class PrepareInput(Frozen):
+    """Input of a backend's `prepare` activity."""
+
+    workflow_id: str
+    request: RunRequest
+
+
+class StartInput(Frozen):
+    """Input of a backend's `start` activity: create the run/response for one step.
+
+    Attributes:
+        workflow_id: Owner, written to metadata for routing and for finding the object on retry.
+        step: Step number, unique per created object within the workflow.
+        request: The workflow's request.
+        conversation: What `prepare` returned.
+        previous_object_id: Responses: the response a follow-up continues from.
+        tool_outputs: Responses: outputs carried into a follow-up response.
+    """
+
+    workflow_id: str
+    step: int
+    request: RunRequest
+    conversation: Conversation
+    previous_object_id: str | None = None
+    tool_outputs: list[ToolOutput] = Field(default_factory=list)
+
+
+class ObjectRef(Frozen):
+    """Input of `read`, `cancel` and `answer`: which remote object."""
+
+    object_id: str
+    thread_id: str | None = None
+
+
+class SubmitInput(Frozen):
+    """Input of a backend's `submit_tool_outputs` activity.
+
+    For the Responses backend the submit creates a follow-up response, so it needs the same
+    context as `start` (workflow id, step, request).
+    """
+
+    workflow_id: str
+    step: int
+    request: RunRequest
+    run: ObjectRef
+    outputs: list[ToolOutput]
+
+
+class Answer(Frozen):
+    """The final answer: text and usage summed over the run's objects."""
+
+    text: str
+    usage: Usage | None = None
+
+
+class ToolCallInput(Frozen):
+    """Input of the tool activity: one call, with its stable idempotency key."""
+
+    workflow_id: str
+    call: ToolCall
+    allowed: list[str]
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable per workflow and tool call: the same on every retry and after any crash."""
+        return f"{self.workflow_id}/{self.call.id}"
+
+
+class RunTimings(Frozen):
+    """When the run started and ended (workflow time)."""
+
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds from workflow start to result."""
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class RunResult(Frozen):
+    """Output of `AssistantRunWorkflow`.
+
+    Attributes:
+        status: Final status: the API's (completed, failed, cancelled, incomplete, expired) or
+            `timed_out` when our deadline cancelled it.
+        answer: The assistant's final text (empty unless completed).
+        backend: The backend that ran it.
+        run_id: The last run/response id.
+        thread_id: The thread (Assistants).
+        response_ids: Every run/response created for this workflow, in order.
+        last_error: Why it did not complete.
+        usage: Usage summed over the run.
+        api_calls: Number of API activities executed by kind (start, read, submit_tool_outputs...).
+        checks: Status checks made (reads plus events applied).
+        events_applied: Webhook events that changed what the workflow knew.
+        tool_rounds: Number of tool rounds submitted.
+        restarts: Runs restarted after expiry.
+        timings: Start and end.
+    """
+
+    status: str
+    answer: str = ""
+    backend: Backend
+    run_id: str | None = None
+    thread_id: str | None = None
+    response_ids: list[str] = Field(default_factory=list)
+    last_error: RunError | None = None
+    usage: Usage | None = None
+    api_calls: dict[str, int] = Field(default_factory=dict)
+    checks: int = 0
+    events_applied: int = 0
+    tool_rounds: int = 0
+    restarts: int = 0
+    timings: RunTimings
+
+
+class RunStatusView(Frozen):
+    """Answer of the `status` query: the run as the workflow knows it now."""
+
+    status: str
+    backend: Backend
+    run_id: str | None = None
+    thread_id: str | None = None
+    checks: int = 0
+    api_calls: dict[str, int] = Field(default_factory=dict)
+    next_check_at: datetime | None = None
+    last_error: RunError | None = None
+    tool_rounds: int = 0
+
+
+def metadata_for(workflow_id: str, step: int, extra: dict[str, str]) -> dict[str, str]:
+    """Metadata written on each created run/response: user extras plus owner and step tags."""
+    return {**extra, WORKFLOW_ID_METADATA_KEY: workflow_id, STEP_METADATA_KEY: str(step)}
+
+
+def parse_tool_arguments(call: ToolCall) -> dict[str, Any]:
+    """Decode a tool call's JSON arguments (an empty object when blank)."""
+    value = json.loads(call.arguments or "{}")
+    if not isinstance(value, dict):
+        raise ValueError(f"tool arguments must be a JSON object, got {type(value).__name__}")
+    return value

@@ -1,0 +1,69 @@
+"""The one settings class: every environment variable the project reads."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TASK_QUEUE = "durable-runs"
+OPENAI_QUEUE_SUFFIX = "-openai"
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment (and an optional `.env` file).
+
+    Names follow the openai SDK (`OPENAI_*`) and Temporal's env config (`TEMPORAL_*`).
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_webhook_secret: SecretStr | None = Field(default=None, alias="OPENAI_WEBHOOK_SECRET")
+    openai_webhook_secrets_previous: str = Field(
+        default="",
+        alias="OPENAI_WEBHOOK_SECRETS_PREVIOUS",
+        description="Comma-separated older secrets still accepted while a secret is rotated.",
+    )
+
+    temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_api_key: SecretStr | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
+    temporal_ui_url: str = Field(default="http://localhost:8233", alias="TEMPORAL_UI_URL")
+
+    backend: Literal["assistants", "responses"] | None = Field(
+        default=None, alias="DURABLE_RUNS_BACKEND"
+    )
+    task_queue: str = Field(default=DEFAULT_TASK_QUEUE, alias="DURABLE_RUNS_TASK_QUEUE")
+    openai_rpm: int = Field(default=0, alias="DURABLE_RUNS_OPENAI_RPM", ge=0)
+
+    @property
+    def openai_task_queue(self) -> str:
+        """The queue every OpenAI API activity runs on (one server-enforced rate limit)."""
+        return self.task_queue + OPENAI_QUEUE_SUFFIX
+
+    @property
+    def default_backend(self) -> Literal["assistants", "responses"]:
+        """The configured backend; without one, Responses for api.openai.com, else Assistants."""
+        if self.backend is not None:
+            return self.backend
+        if self.openai_base_url is None or "api.openai.com" in self.openai_base_url:
+            return "responses"
+        return "assistants"
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """The current webhook secret first, then older ones kept for rotation."""
+        secrets = [self.openai_webhook_secret.get_secret_value()] if self.openai_webhook_secret else []
+        secrets += [s.strip() for s in self.openai_webhook_secrets_previous.split(",") if s.strip()]
+        return secrets
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once on first use (never at import)."""
+    return Settings()
