@@ -59,6 +59,8 @@ class PollPolicy(Frozen):
         deadline_s: Overall budget for the run; past it the run is cancelled at the API.
         webhooks: Webhook mode: events are the fast path, the timer is a slow safety poll.
         safety_poll_s: The wait between checks in webhook mode.
+        checks_per_history: Checks after which the workflow continues as new, so its history
+            stays bounded (Temporal's own suggestion also triggers it).
     """
 
     initial_interval_s: float = 0.5
@@ -67,6 +69,7 @@ class PollPolicy(Frozen):
     deadline_s: float = 600.0
     webhooks: bool = False
     safety_poll_s: float = 30.0
+    checks_per_history: int = 500
 
 
 class AssistantSpec(Frozen):
@@ -93,6 +96,7 @@ class RunRequest(BaseModel):
         on_expired: `fail` ends the workflow with status `expired`; `restart` starts a new run.
         max_restarts: Bound on restarts when `on_expired` is `restart`.
         metadata: Extra metadata for the created run/response (at most 14 keys).
+        progress: Set by the workflow itself when it continues as new; leave empty.
     """
 
     backend: Backend = "assistants"
@@ -107,6 +111,7 @@ class RunRequest(BaseModel):
     on_expired: Literal["fail", "restart"] = "fail"
     max_restarts: int = 2
     metadata: dict[str, str] = Field(default_factory=dict)
+    progress: RunProgress | None = None
 
 
 class ToolCall(Frozen):
@@ -338,6 +343,31 @@ class RunStatusView(Frozen):
     next_check_at: datetime | None = None
     last_error: RunError | None = None
     tool_rounds: int = 0
+
+
+class RunProgress(BaseModel):
+    """Everything the run loop knows, carried across continue-as-new (internal to the workflow)."""
+
+    started_at: datetime
+    deadline_at: datetime
+    conversation: Conversation | None = None
+    snapshot: RunSnapshot | None = None
+    step: int = 0
+    delay_s: float = 0.0
+    submitted_call_ids: list[str] = Field(default_factory=list)
+    object_ids: list[str] = Field(default_factory=list)
+    usage_by_object: dict[str, Usage] = Field(default_factory=dict)
+    applied_event_ids: list[str] = Field(default_factory=list)
+    pending_events: list[RunEvent] = Field(default_factory=list)
+    api_calls: dict[str, int] = Field(default_factory=dict)
+    checks: int = 0
+    events_applied: int = 0
+    tool_rounds: int = 0
+    restarts: int = 0
+    histories: int = 1
+
+
+RunRequest.model_rebuild()
 
 
 def metadata_for(workflow_id: str, step: int, extra: dict[str, str]) -> dict[str, str]:

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     @property
     def webhook_secrets(self) -> list[str]:
         """The current webhook secret first, then older ones kept for rotation."""
-        secrets = [self.openai_webhook_secret.get_secret_value()] if self.openai_webhook_secret else []
+        secrets = (
+            [self.openai_webhook_secret.get_secret_value()] if self.openai_webhook_secret else []
+        )
         secrets += [s.strip() for s in self.openai_webhook_secrets_previous.split(",") if s.strip()]
         return secrets
 

@@ -1,0 +1,1 @@
+"""Activities: every OpenAI API call (one class per backend) and tool execution."""

@@ -1,0 +1,141 @@
+"""The Responses background backend: what api.openai.com serves today.
+
+A run is a chain of background responses: the first from the user's messages, then one follow-up
+per tool round (`previous_response_id` + `function_call_output` items), until a response with no
+function calls finishes.
+
+Idempotent create: the Responses API has no lookup by metadata, so `start` records the new
+response id in the activity's heartbeat details the moment the API returns it; a retried attempt
+(worker crash, timeout) reuses that id instead of creating another response. Limit: when the
+API committed a response but its HTTP answer never reached us (a 5xx after commit, a connection
+cut), no id was ever seen and a retry creates a second response. Each response still carries
+`temporal_workflow_id` / `durable_runs_step` metadata, so such an orphan is visible in the
+dashboard logs, and it is never routed to the workflow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from temporalio import activity
+
+from activities.assistants import poll_after_ms
+from activities.errors import to_application_error
+from activities.snapshots import snapshot_from_response
+from activities.tools import ToolRegistry
+from durable_runs.models import (
+    Answer,
+    Conversation,
+    ObjectRef,
+    PrepareInput,
+    RunSnapshot,
+    StartInput,
+    SubmitInput,
+    metadata_for,
+)
+
+
+class ResponsesActivities:
+    """Responses API calls as activities; the worker constructs it with its client."""
+
+    def __init__(self, client: AsyncOpenAI, tools: ToolRegistry) -> None:
+        """Args:
+        client: An `AsyncOpenAI` with `max_retries=0` (Temporal owns retries).
+        tools: Registry whose definitions are sent with every response.
+        """
+        self._client = client
+        self._tools = tools
+
+    @activity.defn(name="responses.prepare")
+    async def prepare(self, input: PrepareInput) -> Conversation:
+        """Nothing to create up front: the first response carries the conversation."""
+        return Conversation()
+
+    @activity.defn(name="responses.start")
+    async def start(self, input: StartInput) -> RunSnapshot:
+        """Create the step's background response (or reuse the one an earlier attempt made)."""
+        request = input.request
+        body: dict[str, Any] = {}
+        if input.previous_object_id is None:
+            body["input"] = [{"role": "user", "content": m} for m in request.messages]
+        else:
+            body["previous_response_id"] = input.previous_object_id
+            body["input"] = [
+                {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
+                for o in input.tool_outputs
+            ]
+        return await self._create(input, body)
+
+    async def _create(self, input: StartInput, body: dict[str, Any]) -> RunSnapshot:
+        request = input.request
+        details = activity.info().heartbeat_details
+        if details:
+            reused = await self.read(ObjectRef(object_id=str(details[0])))
+            activity.logger.info(
+                "reusing response %s created by an earlier attempt", reused.object_id
+            )
+            return reused
+        if request.tools:
+            body["tools"] = [
+                {"type": "function", **tool.function_definition(), "strict": False}
+                for tool in self._tools.definitions(request.tools)
+            ]
+        if request.instructions:
+            body["instructions"] = request.instructions
+        try:
+            raw = await self._client.responses.with_raw_response.create(
+                model=request.model,
+                background=True,
+                store=True,
+                metadata=metadata_for(input.workflow_id, input.step, request.metadata),
+                **body,
+            )
+        except openai.OpenAIError as err:
+            raise to_application_error(err, operation="create response") from err
+        response = raw.parse()
+        activity.heartbeat(response.id)
+        return snapshot_from_response(response, poll_after_ms=poll_after_ms(raw.headers))
+
+    @activity.defn(name="responses.read")
+    async def read(self, ref: ObjectRef) -> RunSnapshot:
+        """Retrieve the response once; the snapshot carries the server's poll-after hint."""
+        try:
+            raw = await self._client.responses.with_raw_response.retrieve(ref.object_id)
+        except openai.OpenAIError as err:
+            raise to_application_error(err, operation="retrieve response") from err
+        return snapshot_from_response(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+
+    @activity.defn(name="responses.submit_tool_outputs")
+    async def submit_tool_outputs(self, input: SubmitInput) -> RunSnapshot:
+        """Start the follow-up background response that carries the tool outputs."""
+        start = StartInput(
+            workflow_id=input.workflow_id,
+            step=input.step,
+            request=input.request,
+            conversation=Conversation(),
+            previous_object_id=input.run.object_id,
+            tool_outputs=input.outputs,
+        )
+        return await self.start(start)
+
+    @activity.defn(name="responses.cancel")
+    async def cancel(self, ref: ObjectRef) -> RunSnapshot:
+        """Cancel the background response; one that already ended is returned as it is."""
+        try:
+            response = await self._client.responses.cancel(ref.object_id)
+        except openai.BadRequestError:
+            return await self.read(ref)
+        except openai.OpenAIError as err:
+            raise to_application_error(err, operation="cancel response") from err
+        return snapshot_from_response(response)
+
+    @activity.defn(name="responses.answer")
+    async def answer(self, ref: ObjectRef) -> Answer:
+        """The final response's output text."""
+        try:
+            response = await self._client.responses.retrieve(ref.object_id)
+        except openai.OpenAIError as err:
+            raise to_application_error(err, operation="retrieve response") from err
+        return Answer(text=response.output_text)

@@ -1,0 +1,182 @@
+"""Tools the model may call: a registry of plain Python functions and the activity that runs one.
+
+Tool functions run at least once per tool call (an activity may be retried, a worker may crash
+after the tool ran but before Temporal recorded it). A function that has side effects declares a
+keyword parameter `idempotency_key`: it receives a key that is the same on every attempt for the
+same tool call (workflow id + tool call id), so it can make its effect happen once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, create_model
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from durable_runs.models import ToolCallInput, ToolOutput, parse_tool_arguments
+
+IDEMPOTENCY_KEY_PARAMETER = "idempotency_key"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A registered tool.
+
+    Attributes:
+        name: The function name the model calls.
+        description: What the tool does, for the model.
+        parameters: JSON schema of the arguments object.
+        function: The Python callable (sync or async); returns a str or a JSON-serialisable value.
+        fatal: When the function raises, fail the run instead of telling the model.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    function: Callable[..., Any]
+    fatal: bool = False
+
+    @property
+    def wants_idempotency_key(self) -> bool:
+        """True when the function declares the `idempotency_key` keyword parameter."""
+        return IDEMPOTENCY_KEY_PARAMETER in inspect.signature(self.function).parameters
+
+    def function_definition(self) -> dict[str, Any]:
+        """The tool as a function definition (name, description, parameters)."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+
+
+def schema_from_signature(function: Callable[..., Any]) -> dict[str, Any]:
+    """JSON schema of a function's arguments, derived from its annotated signature by pydantic."""
+    fields: dict[str, Any] = {}
+    for name, parameter in inspect.signature(function).parameters.items():
+        if name == IDEMPOTENCY_KEY_PARAMETER:
+            continue
+        annotation = (
+            Any if parameter.annotation is inspect.Parameter.empty else parameter.annotation
+        )
+        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        fields[name] = (annotation, default)
+    model: type[BaseModel] = create_model(f"{function.__name__}_arguments", **fields)
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    return schema
+
+
+class ToolRegistry:
+    """Tools by name. The worker gets one; requests name the tools a run may use."""
+
+    def __init__(self) -> None:
+        """Start with no tools."""
+        self._tools: dict[str, Tool] = {}
+
+    def register(
+        self,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        fatal: bool = False,
+    ) -> Tool:
+        """Register a function as a tool.
+
+        Args:
+            function: Sync or async callable taking the tool's arguments as keywords.
+            name: Tool name (defaults to the function's name).
+            description: For the model (defaults to the function's docstring).
+            parameters: JSON schema of the arguments (defaults to one derived from the signature).
+            fatal: A raising tool fails the run instead of reporting the error to the model.
+
+        Returns:
+            The registered tool.
+        """
+        tool = Tool(
+            name=name or function.__name__,
+            description=description or inspect.getdoc(function) or "",
+            parameters=parameters or schema_from_signature(function),
+            function=function,
+            fatal=fatal,
+        )
+        self._tools[tool.name] = tool
+        return tool
+
+    def tool(
+        self, *, name: str | None = None, fatal: bool = False
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of `register`."""
+
+        def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+            self.register(function, name=name, fatal=fatal)
+            return function
+
+        return decorate
+
+    def get(self, name: str) -> Tool | None:
+        """The tool called `name`, if registered."""
+        return self._tools.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        """Registered tool names."""
+        return list(self._tools)
+
+    def definitions(self, names: list[str]) -> list[Tool]:
+        """The registered tools among `names`, in that order.
+
+        Raises:
+            ValueError: A name is not registered.
+        """
+        missing = [n for n in names if n not in self._tools]
+        if missing:
+            raise ValueError(f"unknown tools {missing}; registered: {self.names}")
+        return [self._tools[n] for n in names]
+
+
+class ToolActivities:
+    """Runs tool calls as activities (on the workflow's task queue)."""
+
+    def __init__(self, registry: ToolRegistry) -> None:
+        """Args: registry: the tools this worker can run."""
+        self._registry = registry
+
+    @activity.defn(name="tools.run")
+    async def run_tool(self, call: ToolCallInput) -> ToolOutput:
+        """Run one tool call and return its output for the model.
+
+        An unknown or disallowed tool, bad arguments, or a raising tool become an output that
+        says so (the model can recover); a raising `fatal` tool fails the activity instead.
+        """
+        tool = self._registry.get(call.call.name) if call.call.name in call.allowed else None
+        if tool is None:
+            return self._output(call, {"error": f"unknown tool {call.call.name!r}"})
+        try:
+            arguments = parse_tool_arguments(call.call)
+        except ValueError as err:
+            return self._output(call, {"error": f"invalid arguments: {err}"})
+        if tool.wants_idempotency_key:
+            arguments[IDEMPOTENCY_KEY_PARAMETER] = call.idempotency_key
+        try:
+            if inspect.iscoroutinefunction(tool.function):
+                value = await tool.function(**arguments)
+            else:
+                value = await asyncio.to_thread(tool.function, **arguments)
+        except Exception as err:  # a tool's own failure is data for the model
+            if tool.fatal:
+                raise ApplicationError(
+                    f"tool {tool.name} failed: {err}", type="ToolFailed", non_retryable=True
+                ) from err
+            activity.logger.warning("tool %s raised %r", tool.name, err)
+            return self._output(call, {"error": f"{type(err).__name__}: {err}"})
+        return self._output(call, value)
+
+    @staticmethod
+    def _output(call: ToolCallInput, value: Any) -> ToolOutput:
+        text = value if isinstance(value, str) else json.dumps(value)
+        return ToolOutput(tool_call_id=call.call.id, output=text)

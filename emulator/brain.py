@@ -1,0 +1,216 @@
+"""The deterministic assistant: arithmetic, the weather demo tools, and scripted tool plans.
+
+The brain is a pure function of the conversation so far: the question, the function tools the
+model may call, an optional scripted plan, and the tool rounds already answered. It returns the
+next step: either a round of (possibly parallel) function calls or the final answer text.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.scenario import PlannedCall
+
+FALLBACK_ANSWER = (
+    'Hello! I am the durable-runs emulator. I can do arithmetic (try "What is 2+2?") and, '
+    "with the get_weather tool, tell you the weather in a few cities."
+)
+
+
+@dataclass(frozen=True)
+class AnsweredCall:
+    """A call of an earlier round, with the output the client submitted."""
+
+    name: str
+    arguments: dict[str, Any]
+    output: str
+
+
+@dataclass(frozen=True)
+class ToolRound:
+    """The next step is a round of function calls (several = parallel calls)."""
+
+    calls: tuple[PlannedCall, ...]
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    """The next step is the final answer."""
+
+    text: str
+
+
+Step = ToolRound | FinalAnswer
+
+
+def next_step(
+    *,
+    question: str,
+    tool_names: Sequence[str],
+    plan: Sequence[Sequence[PlannedCall]] | None,
+    rounds: Sequence[Sequence[AnsweredCall]],
+) -> Step:
+    """Decide what the model does next.
+
+    Args:
+        question: The last user message.
+        tool_names: Names of the function tools available to the model.
+        plan: Scripted rounds (`emu_tool_plan`), which take precedence over the built-in logic.
+        rounds: Tool rounds already answered, oldest first.
+
+    Returns:
+        A `ToolRound` to ask for, or the `FinalAnswer`.
+    """
+    if plan is not None:
+        if len(rounds) < len(plan):
+            return ToolRound(tuple(plan[len(rounds)]))
+        return FinalAnswer(_quote_outputs(rounds))
+    weather = _weather_step(question, set(tool_names), rounds)
+    if weather is not None:
+        return weather
+    value = answer_arithmetic(question)
+    if value is not None:
+        return FinalAnswer(value)
+    if rounds:
+        return FinalAnswer(_quote_outputs(rounds))
+    return FinalAnswer(FALLBACK_ANSWER)
+
+
+def count_tokens(*texts: str) -> int:
+    """Deterministic token count: whitespace-separated words (at least 1)."""
+    return max(1, sum(len(text.split()) for text in texts))
+
+
+def _quote_outputs(rounds: Sequence[Sequence[AnsweredCall]]) -> str:
+    parts = [f"{call.name}={call.output}" for round_ in rounds for call in round_]
+    return "Tool results: " + ", ".join(parts)
+
+
+# --- arithmetic -------------------------------------------------------------------------------
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+_EXPRESSION = re.compile(r"[-+*/().\d\s]*\d[-+*/().\d\s]*")
+
+
+def _evaluate(node: ast.AST) -> float | int:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        if isinstance(node.value, bool):
+            raise ValueError("not a number")
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _evaluate(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _evaluate(node.left), _evaluate(node.right)
+        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 10**6):
+            raise ValueError("exponent too large")
+        return _BINARY[type(node.op)](left, right)  # type: ignore[no-any-return]
+    raise ValueError("not arithmetic")
+
+
+def _format_number(value: float | int) -> str:
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.10g}"
+    return str(value)
+
+
+def answer_arithmetic(question: str) -> str | None:
+    """Answer the arithmetic in `question` ("What is 2+2?" → "4"), or None if there is none."""
+    candidates = [m.group(0).strip() for m in _EXPRESSION.finditer(question)]
+    candidates = [c for c in candidates if re.search(r"\d\s*[-+*/]", c) or "**" in c]
+    for text in sorted(candidates, key=len, reverse=True):
+        text = text.rstrip(".").strip()
+        try:
+            value = _evaluate(ast.parse(text, mode="eval"))
+        except ZeroDivisionError:
+            return "That is undefined: division by zero."
+        except (SyntaxError, ValueError, TypeError, OverflowError):
+            continue
+        return _format_number(value)
+    return None
+
+
+# --- weather demo -----------------------------------------------------------------------------
+
+_WEATHER = re.compile(r"weather\b.*?\b(?:in|for|at)\s+(?P<places>.+)", re.IGNORECASE | re.DOTALL)
+_UNITS = re.compile(r"\b(?:in|with|using)\s+(?:degrees\s+)?(?:fahrenheit|celsius)\b|[?!.;]", re.I)
+
+
+def weather_cities(question: str) -> list[str]:
+    """Cities in a question like "What's the weather in Paris and Tokyo, in Fahrenheit?"."""
+    match = _WEATHER.search(question)
+    if match is None:
+        return []
+    places = _UNITS.split(match.group("places"), maxsplit=1)[0]
+    parts = re.split(r",|\band\b|&", places)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _parse_output(output: str) -> Any:
+    try:
+        return json.loads(output)
+    except (json.JSONDecodeError, TypeError):
+        return output
+
+
+def _field(output: Any, *names: str) -> Any:
+    if isinstance(output, dict):
+        for name in names:
+            if name in output:
+                return output[name]
+        return None
+    return output
+
+
+def _weather_step(
+    question: str, tools: set[str], rounds: Sequence[Sequence[AnsweredCall]]
+) -> Step | None:
+    if "get_weather" not in tools:
+        return None
+    cities = weather_cities(question)
+    if not cities:
+        return None
+    wants_f = "fahrenheit" in question.lower() and "celsius_to_fahrenheit" in tools
+    if not rounds:
+        return ToolRound(tuple(PlannedCall("get_weather", {"city": city}) for city in cities))
+    weather = {call.arguments.get("city"): _parse_output(call.output) for call in rounds[0]}
+    if wants_f and len(rounds) == 1:
+        calls = []
+        for city in cities:
+            celsius = _field(weather.get(city), "celsius", "temperature_c", "temperature")
+            calls.append(PlannedCall("celsius_to_fahrenheit", {"celsius": celsius}))
+        return ToolRound(tuple(calls))
+    lines = []
+    for index, city in enumerate(cities):
+        report = weather.get(city)
+        conditions = _field(report, "conditions", "condition", "description")
+        if wants_f and len(rounds) > 1 and index < len(rounds[1]):
+            value = _field(_parse_output(rounds[1][index].output), "fahrenheit", "value")
+            temperature = f"{_format_value(value)}°F"
+        else:
+            value = _field(report, "celsius", "temperature_c", "temperature")
+            temperature = f"{_format_value(value)}°C"
+        lines.append(f"{city}: {temperature}" + (f", {conditions}" if conditions else ""))
+    return FinalAnswer("; ".join(lines))
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _format_number(round(value, 2) if isinstance(value, float) else value)
+    return str(value)

@@ -1,0 +1,136 @@
+"""Run the emulator: in the current loop for tests (`running_emulator`) or as a CLI (`serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from emulator.app import create_app
+from emulator.config import EmulatorConfig
+from emulator.state import EmulatorState
+
+DEFAULT_PORT = 4010
+"""The emulator's default port."""
+
+
+@dataclass
+class RunningEmulator:
+    """A live emulator.
+
+    Attributes:
+        root_url: `http://host:port`.
+        base_url: `root_url + "/v1"`: give it to `AsyncOpenAI(base_url=...)`.
+        app_state: The in-process state (objects, stats, config), for white-box checks.
+    """
+
+    root_url: str
+    base_url: str
+    app_state: EmulatorState
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return int(self.root_url.rsplit(":", 1)[1])
+
+    async def stats(self) -> dict[str, Any]:
+        """`GET /_emulator/stats` over HTTP."""
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{self.root_url}/_emulator/stats")
+            response.raise_for_status()
+            result: dict[str, Any] = response.json()
+            return result
+
+    async def configure(self, **changes: Any) -> dict[str, Any]:
+        """`POST /_emulator/config` over HTTP; returns the new configuration."""
+        async with httpx.AsyncClient() as client:
+            response = await client.post(f"{self.root_url}/_emulator/config", json=changes)
+            response.raise_for_status()
+            result: dict[str, Any] = response.json()
+            return result
+
+    async def reset_stats(self) -> None:
+        """`POST /_emulator/reset` over HTTP."""
+        async with httpx.AsyncClient() as client:
+            response = await client.post(f"{self.root_url}/_emulator/reset")
+            response.raise_for_status()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve any ASGI app with uvicorn as a task of the current loop (tests, webhook receivers).
+
+    Args:
+        app: The app.
+        host: Interface to bind.
+        port: Port to bind; 0 picks a free one.
+
+    Yields:
+        The root URL (`http://host:port`), once the server accepts connections.
+    """
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn :{bound_port}")
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server stopped during startup")
+            await asyncio.sleep(0.01)
+        yield f"http://{host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@asynccontextmanager
+async def running_emulator(
+    config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningEmulator]:
+    """Serve the emulator with uvicorn as a task of the current loop.
+
+    Args:
+        config: Initial configuration.
+        host: Interface to bind.
+        port: Port to bind; 0 picks a free one.
+
+    Yields:
+        The running emulator, once it accepts connections.
+    """
+    app = create_app(config)
+    async with serving(app, host=host, port=port) as root:
+        yield RunningEmulator(root_url=root, base_url=f"{root}/v1", app_state=app.state.emulator)
+
+
+def serve(
+    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = DEFAULT_PORT
+) -> None:
+    """Serve the emulator until interrupted (the CLI's `durable-runs emulator`).
+
+    Args:
+        config: Initial configuration.
+        host: Interface to bind.
+        port: Port to bind.
+    """
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info")

@@ -1,0 +1,110 @@
+"""The deterministic brain and the knob parser, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.brain import (
+    FALLBACK_ANSWER,
+    AnsweredCall,
+    FinalAnswer,
+    ToolRound,
+    answer_arithmetic,
+    next_step,
+    weather_cities,
+)
+from emulator.errors import APIError
+from emulator.scenario import PlannedCall, parse_scenario
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("What is 2+2?", "4"),
+        ("What is 10 / 4?", "2.5"),
+        ("what's (1 + 2) * -3", "-9"),
+        ("2 ** 8", "256"),
+        ("What is 1/0?", "That is undefined: division by zero."),
+        ("What is 9 ** 999999?", None),
+        ("The year 2024 was fine", None),
+    ],
+)
+def test_arithmetic(question: str, answer: str | None) -> None:
+    assert answer_arithmetic(question) == answer
+
+
+def test_weather_cities() -> None:
+    assert weather_cities("What's the weather in Paris and Tokyo, in Fahrenheit?") == [
+        "Paris",
+        "Tokyo",
+    ]
+    assert weather_cities("weather for Rome, Oslo & Lima") == ["Rome", "Oslo", "Lima"]
+    assert weather_cities("What is 2+2?") == []
+
+
+def test_weather_without_tools_falls_back() -> None:
+    step = next_step(question="weather in Paris?", tool_names=[], plan=None, rounds=[])
+    assert step == FinalAnswer(FALLBACK_ANSWER)
+
+
+PARIS_RAIN = '{"celsius": 18.5, "conditions": "rain"}'
+
+
+def test_weather_celsius_answer() -> None:
+    first = next_step(
+        question="weather in Paris?", tool_names=["get_weather"], plan=None, rounds=[]
+    )
+    assert first == ToolRound((PlannedCall("get_weather", {"city": "Paris"}),))
+    done = next_step(
+        question="weather in Paris?",
+        tool_names=["get_weather"],
+        plan=None,
+        rounds=[
+            [
+                AnsweredCall(
+                    "get_weather", {"city": "Paris"}, '{"celsius": 18.5, "conditions": "rain"}'
+                )
+            ]
+        ],
+    )
+    assert done == FinalAnswer("Paris: 18.5°C, rain")
+
+
+def test_plan_rounds_then_quote() -> None:
+    plan = ((PlannedCall("a", {}),), (PlannedCall("b", {"x": 1}), PlannedCall("c", {})))
+    assert next_step(question="", tool_names=[], plan=plan, rounds=[]) == ToolRound(plan[0])
+    answered = [[AnsweredCall("a", {}, "1")]]
+    assert next_step(question="", tool_names=[], plan=plan, rounds=answered) == ToolRound(plan[1])
+    answered.append([AnsweredCall("b", {"x": 1}, "2"), AnsweredCall("c", {}, "3")])
+    assert next_step(question="", tool_names=[], plan=plan, rounds=answered) == FinalAnswer(
+        "Tool results: a=1, b=2, c=3"
+    )
+
+
+def test_scenario_defaults_and_overrides() -> None:
+    scenario = parse_scenario(
+        {"emu_duration_ms": "5"}, {"emu_duration_ms": "9", "emu_queued_ms": "7"}
+    )
+    assert (scenario.duration_ms, scenario.queued_ms, scenario.outcome) == (5, 7, "completed")
+    assert parse_scenario({}).expires_after_ms == 600_000
+    assert parse_scenario({"emu_webhook": "drop_first, delay_ms:5"}).webhook_faults == (
+        "drop_first",
+        "delay_ms:5",
+    )
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"emu_outcome": "nope"},
+        {"emu_duration_ms": "soon"},
+        {"emu_queued_ms": "-1"},
+        {"emu_tool_plan": "{not json"},
+        {"emu_tool_plan": '[[{"arguments": {}}]]'},
+        {"emu_server_error_status": "404"},
+    ],
+)
+def test_invalid_knobs_are_400(metadata: dict[str, str]) -> None:
+    with pytest.raises(APIError) as caught:
+        parse_scenario(metadata)
+    assert caught.value.status_code == 400

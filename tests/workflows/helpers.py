@@ -1,0 +1,41 @@
+"""Helpers for workflow tests: start a run, read the emulator's view of it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from durable_runs.models import PollPolicy, RunRequest, RunResult
+from emulator.server import RunningEmulator
+from workflows.run import AssistantRunWorkflow
+
+FAST_POLL = PollPolicy(initial_interval_s=0.1, backoff=1.5, max_interval_s=0.5, deadline_s=60)
+
+
+def request(question: str = "What is 2+2?", **overrides: Any) -> RunRequest:
+    """A request with fast polling, overridable field by field."""
+    fields: dict[str, Any] = {"messages": [question], "poll": FAST_POLL, **overrides}
+    return RunRequest(**fields)
+
+
+async def start(
+    client: Client, queue: str, req: RunRequest, workflow_id: str | None = None
+) -> WorkflowHandle[AssistantRunWorkflow, RunResult]:
+    """Start `AssistantRunWorkflow` on `queue`."""
+    return await client.start_workflow(
+        AssistantRunWorkflow.run,
+        req,
+        id=workflow_id or f"run-{uuid.uuid4()}",
+        task_queue=queue,
+    )
+
+
+async def runs_of(emulator: RunningEmulator, workflow_id: str) -> list[dict[str, Any]]:
+    """The emulator's records of every run (or response) created for a workflow."""
+    stats = await emulator.stats()
+    ids = stats["runs_by_workflow"].get(workflow_id, [])
+    ids += stats.get("responses_by_workflow", {}).get(workflow_id, [])
+    objects = {**stats["runs"], **stats.get("responses", {})}
+    return [{"id": i, **objects[i]} for i in ids]

@@ -1,0 +1,156 @@
+"""The worker: builds clients from settings, registers workflows and activities, runs until signalled.
+
+Two Temporal workers share one process: one polls the main queue (workflows and tools), the
+other the OpenAI queue (`<queue>-openai`, every API call), whose server-side rate limit
+(`max_task_queue_activities_per_second`, from `DURABLE_RUNS_OPENAI_RPM`) guards the API quota
+across all worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from openai import AsyncOpenAI
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.assistants import AssistantsActivities
+from activities.demo_tools import demo_registry
+from activities.responses import ResponsesActivities
+from activities.tools import ToolActivities, ToolRegistry
+from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
+from durable_runs.temporal import connect
+from workflows import WORKFLOWS
+
+log = logging.getLogger("durable_runs.worker")
+
+MISSING_KEY = (
+    "OPENAI_API_KEY is not set: the worker needs it to call the OpenAI API. Set OPENAI_API_KEY "
+    "(and OPENAI_BASE_URL for the emulator or another compatible server, e.g. "
+    "http://127.0.0.1:4010/v1)."
+)
+
+
+class MissingApiKeyError(RuntimeError):
+    """The worker was started without `OPENAI_API_KEY`."""
+
+
+def openai_client(settings: Settings) -> AsyncOpenAI:
+    """The worker's OpenAI client: key and base URL from settings, SDK retries off.
+
+    Raises:
+        MissingApiKeyError: `OPENAI_API_KEY` is not set.
+    """
+    if settings.openai_api_key is None:
+        raise MissingApiKeyError(MISSING_KEY)
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        max_retries=0,  # Temporal owns retries: every attempt is an activity attempt.
+    )
+
+
+def build_workers(
+    client: Client,
+    *,
+    task_queue: str,
+    openai: AsyncOpenAI,
+    tools: ToolRegistry,
+    openai_rpm: int = 0,
+    max_cached_workflows: int = 1000,
+) -> Sequence[Worker]:
+    """The two workers of one process (not yet running).
+
+    Args:
+        client: Temporal client (with the pydantic data converter).
+        task_queue: Main queue; API calls go to `task_queue + "-openai"`.
+        openai: Client used by the backend activities.
+        tools: Tools the model may call.
+        openai_rpm: API request budget per minute across all workers (0: unlimited).
+        max_cached_workflows: Workflow cache size (0 replays every task: used by crash tests).
+
+    Returns:
+        The workflow/tool worker and the OpenAI worker.
+    """
+    main = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[ToolActivities(tools).run_tool],
+        max_cached_workflows=max_cached_workflows,
+    )
+    assistants = AssistantsActivities(openai, tools)
+    responses = ResponsesActivities(openai, tools)
+    api = Worker(
+        client,
+        task_queue=task_queue + OPENAI_QUEUE_SUFFIX,
+        activities=[
+            assistants.prepare,
+            assistants.start,
+            assistants.read,
+            assistants.submit_tool_outputs,
+            assistants.cancel,
+            assistants.answer,
+            responses.prepare,
+            responses.start,
+            responses.read,
+            responses.submit_tool_outputs,
+            responses.cancel,
+            responses.answer,
+        ],
+        max_task_queue_activities_per_second=openai_rpm / 60 if openai_rpm else None,
+    )
+    return [main, api]
+
+
+async def run_workers(workers: Sequence[Worker], stop: asyncio.Event) -> None:
+    """Run the workers until `stop` is set, then shut them down gracefully."""
+    async with contextlib.AsyncExitStack() as stack:
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        await stop.wait()
+
+
+async def main(settings: Settings | None = None, tools: ToolRegistry | None = None) -> None:
+    """Connect, build the workers and run until SIGINT/SIGTERM.
+
+    Args:
+        settings: Defaults to the environment's.
+        tools: Defaults to the demo tools.
+    """
+    settings = settings or get_settings()
+    api = openai_client(settings)
+    client = await connect(settings)
+    workers = build_workers(
+        client,
+        task_queue=settings.task_queue,
+        openai=api,
+        tools=tools or demo_registry(),
+        openai_rpm=settings.openai_rpm,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s and %s", settings.task_queue, settings.openai_task_queue)
+    await run_workers(workers, stop)
+    log.info("worker stopped")
+
+
+def run() -> None:
+    """Entry point: exits at once with a clear message when the key is missing."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        asyncio.run(main())
+    except MissingApiKeyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    run()
