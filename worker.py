@@ -1,4 +1,4 @@
-"""The worker: builds clients from settings, registers workflows and activities, runs until signalled.
+"""The worker: builds clients from settings, registers workflows and activities, runs till stopped.
 
 Two Temporal workers share one process: one polls the main queue (workflows and tools), the
 other the OpenAI queue (`<queue>-openai`, every API call), whose server-side rate limit
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import sys
@@ -20,7 +21,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.assistants import AssistantsActivities
-from activities.demo_tools import demo_registry
 from activities.responses import ResponsesActivities
 from activities.tools import ToolActivities, ToolRegistry
 from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
@@ -53,6 +53,20 @@ def openai_client(settings: Settings) -> AsyncOpenAI:
         base_url=settings.openai_base_url,
         max_retries=0,  # Temporal owns retries: every attempt is an activity attempt.
     )
+
+
+def load_tools(spec: str) -> ToolRegistry:
+    """Import the tool registry named by `module:attribute` (a registry or a function making one).
+
+    Raises:
+        ValueError: The spec does not name a ToolRegistry.
+    """
+    module_name, _, attribute = spec.partition(":")
+    target = getattr(importlib.import_module(module_name), attribute or "registry")
+    registry = target() if callable(target) and not isinstance(target, ToolRegistry) else target
+    if not isinstance(registry, ToolRegistry):
+        raise ValueError(f"DURABLE_RUNS_TOOLS={spec!r} does not name a ToolRegistry")
+    return registry
 
 
 def build_workers(
@@ -121,7 +135,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
 
     Args:
         settings: Defaults to the environment's.
-        tools: Defaults to the demo tools.
+        tools: Defaults to the registry named by `DURABLE_RUNS_TOOLS` (the demo tools).
     """
     settings = settings or get_settings()
     api = openai_client(settings)
@@ -130,7 +144,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
         client,
         task_queue=settings.task_queue,
         openai=api,
-        tools=tools or demo_registry(),
+        tools=tools or load_tools(settings.tools),
         openai_rpm=settings.openai_rpm,
     )
     stop = asyncio.Event()

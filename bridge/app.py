@@ -198,7 +198,9 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
         ValueError: When no webhook secret is configured.
     """
     settings = settings if settings is not None else get_settings()
-    config = config if config is not None else BridgeConfig()
+    config = (
+        config if config is not None else BridgeConfig(max_body_bytes=settings.webhook_max_bytes)
+    )
     secrets = settings.webhook_secrets
     if not secrets:
         raise ValueError("the bridge needs OPENAI_WEBHOOK_SECRET (whsec_...) to verify webhooks")

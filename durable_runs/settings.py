@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     )
     task_queue: str = Field(default=DEFAULT_TASK_QUEUE, alias="DURABLE_RUNS_TASK_QUEUE")
     openai_rpm: int = Field(default=0, alias="DURABLE_RUNS_OPENAI_RPM", ge=0)
+    tools: str = Field(
+        default="activities.demo_tools:demo_registry",
+        alias="DURABLE_RUNS_TOOLS",
+        description="`module:attribute` of the worker's ToolRegistry (or a function returning one).",
+    )
+    webhook_max_bytes: int = Field(default=1 << 20, alias="DURABLE_RUNS_WEBHOOK_MAX_BYTES", gt=0)
 
     @property
     def openai_task_queue(self) -> str:
