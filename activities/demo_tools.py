@@ -1,4 +1,4 @@
-"""The two tools the demo ships: a weather lookup and a unit conversion."""
+"""The tools the demo ships: a weather lookup, a unit conversion and a customer lookup."""
 
 from __future__ import annotations
 
@@ -20,9 +20,27 @@ def celsius_to_fahrenheit(celsius: float) -> dict[str, float]:
     return {"fahrenheit": round(celsius * 9 / 5 + 32, 1)}
 
 
+CUSTOMERS: dict[str, dict[str, str]] = {
+    "ada@example.com": {"name": "Ada Lovelace", "tier": "premium", "since": "2019-03-01"},
+    "grace@example.com": {"name": "Grace Hopper", "tier": "standard", "since": "2022-11-15"},
+    "alan@example.com": {"name": "Alan Turing", "tier": "premium", "since": "2020-06-23"},
+}
+"""The demo customer directory (the ticket triage example looks customers up here)."""
+
+
+def lookup_customer(email: str) -> dict[str, object]:
+    """Look up a customer by email: name, support tier (premium or standard), customer since."""
+    key = email.strip().lower()
+    record = CUSTOMERS.get(key)
+    if record is None:
+        return {"email": key, "found": False, "tier": "standard"}
+    return {"email": key, "found": True, **record}
+
+
 def demo_registry() -> ToolRegistry:
     """A registry holding the demo tools."""
     registry = ToolRegistry()
     registry.register(get_weather)
     registry.register(celsius_to_fahrenheit)
+    registry.register(lookup_customer)
     return registry

@@ -1,8 +1,20 @@
-"""The deterministic assistant: arithmetic, the weather demo tools, and scripted tool plans.
+"""The deterministic assistant: arithmetic, the weather demo, ticket triage, scripted tool plans.
 
 The brain is a pure function of the conversation so far: the question, the function tools the
 model may call, an optional scripted plan, and the tool rounds already answered. It returns the
 next step: either a round of (possibly parallel) function calls or the final answer text.
+
+Rules, first match wins:
+
+1. `emu_tool_plan`: the scripted rounds, then "Tool results: a=<output>, ...".
+2. Ticket triage: with a function tool `lookup_customer` and a ticket (the message contains
+   "ticket" or an email address), round 1 asks `lookup_customer({"email": <first email>})` (no
+   round when there is no address), then the answer is one word, the category, from keywords in
+   the ticket text with email addresses removed: refund/charge/invoice (any word starting so:
+   "charged", "invoices") → `billing`, else crash/error/bug → `bug`, else `other`.
+3. Weather: with `get_weather`, a question like "weather in Paris and Tokyo" (see `_weather_step`).
+4. Arithmetic: "What is 2+2?" → "4".
+5. Otherwise the answered tool outputs quoted, or a fixed polite answer.
 """
 
 from __future__ import annotations
@@ -71,6 +83,9 @@ def next_step(
         if len(rounds) < len(plan):
             return ToolRound(tuple(plan[len(rounds)]))
         return FinalAnswer(_quote_outputs(rounds))
+    triage = _triage_step(question, set(tool_names), rounds)
+    if triage is not None:
+        return triage
     weather = _weather_step(question, set(tool_names), rounds)
     if weather is not None:
         return weather
@@ -144,6 +159,38 @@ def answer_arithmetic(question: str) -> str | None:
             continue
         return _format_number(value)
     return None
+
+
+# --- ticket triage demo ------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_TICKET = re.compile(r"\bticket\b", re.IGNORECASE)
+_CATEGORY_KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("billing", re.compile(r"\b(?:refund|charge|invoice)", re.IGNORECASE)),
+    ("bug", re.compile(r"\b(?:crash|error|bug)", re.IGNORECASE)),
+)
+
+
+def classify_ticket(text: str) -> str:
+    """The triage category of a ticket: `billing`, `bug` or `other` (email addresses ignored)."""
+    words = _EMAIL.sub(" ", text)
+    for category, pattern in _CATEGORY_KEYWORDS:
+        if pattern.search(words):
+            return category
+    return "other"
+
+
+def _triage_step(
+    question: str, tools: set[str], rounds: Sequence[Sequence[AnsweredCall]]
+) -> Step | None:
+    if "lookup_customer" not in tools:
+        return None
+    email = _EMAIL.search(question)
+    if email is None and _TICKET.search(question) is None:
+        return None
+    if email is not None and not rounds:
+        return ToolRound((PlannedCall("lookup_customer", {"email": email.group(0)}),))
+    return FinalAnswer(classify_ticket(question))
 
 
 # --- weather demo -----------------------------------------------------------------------------

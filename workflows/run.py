@@ -191,7 +191,10 @@ class AssistantRunWorkflow:
             if event.object_id != self._snapshot.object_id:
                 continue
             if event.snapshot is None:
-                needs_read = not self._snapshot.is_terminal
+                # An id-only event (`response.*`) is applied through the one read it asks for.
+                if not self._snapshot.is_terminal:
+                    state.events_applied += 1
+                    needs_read = True
             elif not self._is_stale(event.snapshot):
                 state.events_applied += 1
                 state.checks += 1

@@ -10,6 +10,7 @@ from emulator.brain import (
     FinalAnswer,
     ToolRound,
     answer_arithmetic,
+    classify_ticket,
     next_step,
     weather_cities,
 )
@@ -68,6 +69,49 @@ def test_weather_celsius_answer() -> None:
         ],
     )
     assert done == FinalAnswer("Paris: 18.5°C, rain")
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Please refund my last order", "billing"),
+        ("I was charged twice this month", "billing"),
+        ("Where are my invoices?", "billing"),
+        ("The app crashes on start", "bug"),
+        ("I get an error 500 when saving", "bug"),
+        ("Found a bug in the export", "bug"),
+        ("The export crashed and I want a refund", "billing"),
+        ("How do I change my avatar?", "other"),
+        ("Write to bugs@example.com about my profile", "other"),
+    ],
+)
+def test_classify_ticket(text: str, category: str) -> None:
+    assert classify_ticket(text) == category
+
+
+TICKET = "Ticket T-7 from ada@example.com: I was charged twice, please refund one."
+
+
+def test_triage_looks_up_the_customer_then_answers_one_word() -> None:
+    tools = ["lookup_customer"]
+    first = next_step(question=TICKET, tool_names=tools, plan=None, rounds=[])
+    assert first == ToolRound((PlannedCall("lookup_customer", {"email": "ada@example.com"}),))
+    looked_up = [[AnsweredCall("lookup_customer", {"email": "ada@example.com"}, '{"tier": "x"}')]]
+    done = next_step(question=TICKET, tool_names=tools, plan=None, rounds=looked_up)
+    assert done == FinalAnswer("billing")
+
+
+def test_triage_needs_the_tool_and_a_ticket() -> None:
+    without_tool = next_step(question=TICKET, tool_names=[], plan=None, rounds=[])
+    assert without_tool == FinalAnswer(FALLBACK_ANSWER)
+    no_email = next_step(
+        question="Ticket T-8: the app crashes", tool_names=["lookup_customer"], plan=None, rounds=[]
+    )
+    assert no_email == FinalAnswer("bug")
+    not_a_ticket = next_step(
+        question="What is 2+2?", tool_names=["lookup_customer"], plan=None, rounds=[]
+    )
+    assert not_a_ticket == FinalAnswer("4")
 
 
 def test_plan_rounds_then_quote() -> None:

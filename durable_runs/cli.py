@@ -1,0 +1,576 @@
+"""The `durable-runs` command line: run the stack, start and watch runs, list and cancel them.
+
+Every setting comes from the environment (`durable_runs.settings`); expected failures (Temporal
+unreachable, no worker, a missing key) print one `error:` line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
+
+from durable_runs import client as api
+from durable_runs.models import PollPolicy, RunRequest, RunResult, RunStatusView
+from durable_runs.settings import Settings, get_settings
+from durable_runs.stack import StackConfig, StackError, first_exit, running_stack
+from workflows.run import AssistantRunWorkflow
+
+PROGRESS_REFRESH_S = 0.25
+QUERY_TIMEOUT = timedelta(seconds=2)
+WORKER_GRACE_S = 2.0
+"""How long `run` looks for a worker that is just starting before it gives up."""
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit code 1."""
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console; wide when not a terminal, so ids and URLs are never wrapped in logs."""
+    console = Console(stderr=stderr, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 200
+    return console
+
+
+# ---- helpers shared by commands ------------------------------------------------------------
+
+
+def format_calls(calls: dict[str, int]) -> str:
+    """`start 1, read 3, answer 1 (total 5)`, or `-` when none."""
+    if not calls:
+        return "-"
+    parts = ", ".join(f"{kind} {count}" for kind, count in calls.items())
+    return f"{parts} (total {sum(calls.values())})"
+
+
+def status_table(view: RunStatusView, *, elapsed_s: float | None = None) -> Table:
+    """The `status` query as a two-column table."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("status", view.status)
+    table.add_row("backend", view.backend)
+    if elapsed_s is not None:
+        table.add_row("elapsed", f"{elapsed_s:.1f} s")
+    table.add_row("checks", str(view.checks))
+    table.add_row("API calls", format_calls(view.api_calls))
+    if view.tool_rounds:
+        table.add_row("tool rounds", str(view.tool_rounds))
+    if view.run_id:
+        table.add_row("OpenAI id", view.run_id)
+    if view.thread_id:
+        table.add_row("thread", view.thread_id)
+    if view.next_check_at is not None:
+        wait = (view.next_check_at - datetime.now(UTC)).total_seconds()
+        table.add_row("next check", f"in {max(wait, 0):.1f} s")
+    if view.last_error is not None:
+        table.add_row("last error", f"{view.last_error.code}: {view.last_error.message}")
+    return table
+
+
+def print_result(console: Console, result: RunResult, *, workflow_id: str, url: str) -> None:
+    """Answer, final status, API calls by kind and the UI link of a finished run."""
+    style = "green" if result.status == "completed" else "red"
+    console.print(Text.assemble(("status  ", "bold"), (result.status, style)))
+    if result.answer:
+        console.print(Text.assemble(("answer  ", "bold"), result.answer))
+    if result.last_error is not None:
+        console.print(f"[bold]error[/]   {result.last_error.code}: {result.last_error.message}")
+    console.print(f"[bold]API calls[/] {format_calls(result.api_calls)}")
+    console.print(
+        f"[bold]checks[/] {result.checks} · [bold]events[/] {result.events_applied} · "
+        f"[bold]tool rounds[/] {result.tool_rounds} · "
+        f"[bold]duration[/] {result.timings.duration_s:.2f} s"
+    )
+    console.print(f"[bold]workflow[/] {workflow_id}  {url}")
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    """`durable-runs worker`: the worker of `worker.py`, from the environment."""
+    import worker
+
+    try:
+        worker.run()
+    except RuntimeError as err:
+        if "Failed client connect" in str(err):
+            settings = get_settings()
+            raise CliError(
+                f"cannot reach Temporal at {settings.temporal_address}: start it with "
+                "`durable-runs dev` or set TEMPORAL_ADDRESS"
+            ) from err
+        raise
+    return 0
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    """`durable-runs emulator`: the OpenAI-compatible emulator (blocking)."""
+    from emulator.config import EmulatorConfig
+    from emulator.server import serve
+
+    secret = args.webhook_secret or os.environ.get("OPENAI_WEBHOOK_SECRET")
+    if args.webhook_url and not secret:
+        raise CliError(
+            "--webhook-url needs a signing secret: pass --webhook-secret or set "
+            "OPENAI_WEBHOOK_SECRET"
+        )
+    config = EmulatorConfig(
+        webhook_url=args.webhook_url,
+        webhook_secret=secret if args.webhook_url else None,
+        assistants_removed=args.assistants_removed,
+    )
+    serve(config, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_bridge(args: argparse.Namespace) -> int:
+    """`durable-runs bridge`: the webhook bridge (blocking)."""
+    from bridge.server import serve
+
+    settings = get_settings()
+    if not settings.webhook_secrets:
+        raise CliError(
+            "OPENAI_WEBHOOK_SECRET is not set: the bridge needs it to verify webhook signatures"
+        )
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def _stack_config(args: argparse.Namespace) -> StackConfig:
+    return StackConfig(
+        host=args.host,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        emulator_port=args.emulator_port,
+        bridge_port=args.bridge_port,
+        data_dir=Path(args.data_dir),
+        task_queue=get_settings().task_queue,
+        emulator=not getattr(args, "no_emulator", False),
+        webhook_secret=os.environ.get("OPENAI_WEBHOOK_SECRET") or None,
+        persistent=not getattr(args, "ephemeral", False),
+    )
+
+
+def _cancel_on_signals() -> None:
+    """SIGINT and SIGTERM cancel the current task, so its `finally` stops what we started.
+
+    Installed explicitly: a process started in the background by a shell inherits an ignored
+    SIGINT, and asyncio's own Ctrl-C handling would then never fire.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """`durable-runs dev`: start the stack, stay up until Ctrl-C, stop everything."""
+    config = _stack_config(args)
+    if not config.emulator and get_settings().openai_api_key is None:
+        raise CliError("--no-emulator needs OPENAI_API_KEY (and optionally OPENAI_BASE_URL)")
+    return asyncio.run(_dev(config, make_console()))
+
+
+async def _dev(config: StackConfig, console: Console) -> int:
+    _cancel_on_signals()
+    console.print("starting Temporal, emulator, bridge and worker ...")
+    try:
+        return await _serve_stack(config, console)
+    except asyncio.CancelledError:
+        console.print("stopped everything it started")
+        return 0
+
+
+async def _serve_stack(config: StackConfig, console: Console) -> int:
+    async with running_stack(config) as stack:
+        table = Table(title="durable-runs dev stack", show_header=False)
+        table.add_row("Temporal", stack.temporal_address)
+        table.add_row("Temporal UI", stack.ui_url)
+        if config.emulator:
+            table.add_row("emulator", stack.emulator_url + "/v1")
+        table.add_row("bridge", stack.webhook_url)
+        table.add_row("task queue", config.task_queue)
+        table.add_row("data", str(config.data_dir.resolve()))
+        console.print(table)
+        console.print("in another shell:")
+        console.print(
+            f"  export TEMPORAL_ADDRESS={stack.temporal_address} TEMPORAL_UI_URL={stack.ui_url}"
+        )
+        console.print('  durable-runs run "What is 2+2?"')
+        console.print("Ctrl-C stops everything.")
+        part = await first_exit(stack)
+        console.print(
+            f"[red]{part.name} exited (code {part.process.returncode}); see {part.log_path}. "
+            "Stopping the stack.[/]"
+        )
+        return 1
+
+
+def _request(args: argparse.Namespace, settings: Settings) -> RunRequest:
+    tools = [t.strip() for t in (args.tools or "").split(",") if t.strip()]
+    poll = PollPolicy(deadline_s=args.deadline, webhooks=args.webhooks)
+    metadata: dict[str, str] = {}
+    for item in args.metadata:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--metadata wants KEY=VALUE, got {item!r}")
+        metadata[key] = value
+    return RunRequest(
+        backend=args.backend or settings.default_backend,
+        messages=[args.question],
+        tools=tools,
+        poll=poll,
+        metadata=metadata,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`durable-runs run "question"`: start one run, show its progress, print the answer."""
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    console = make_console()
+    request = _request(args, settings)
+    client = await api.connect_client(settings)
+    await api.ensure_worker(client, settings.task_queue, wait_s=WORKER_GRACE_S)
+    handle = await api.start_run(
+        client, request, workflow_id=args.workflow_id, task_queue=settings.task_queue
+    )
+    url = api.workflow_url(settings, handle.id)
+    console.print(f"[bold]workflow[/] {handle.id}  {url}")
+    if args.no_wait:
+        console.print(
+            f"started; follow it with `durable-runs status {handle.id}` or in the Temporal UI"
+        )
+        return 0
+    started = time.monotonic()
+    result_task = asyncio.ensure_future(handle.result())
+    view: RunStatusView | None = None
+    try:
+        with Live(console=console, refresh_per_second=8, transient=True) as live:
+            while not result_task.done():
+                try:
+                    view = await handle.query(
+                        AssistantRunWorkflow.status, rpc_timeout=QUERY_TIMEOUT
+                    )
+                except RPCError:
+                    pass  # not yet started by the worker: keep the last view
+                elapsed = time.monotonic() - started
+                live.update(
+                    Group(
+                        Text(f"{handle.id} · {request.backend} · {elapsed:.1f} s", style="dim"),
+                        status_table(view, elapsed_s=elapsed) if view else Text("starting ..."),
+                    )
+                )
+                await asyncio.wait({result_task}, timeout=PROGRESS_REFRESH_S)
+        result = result_task.result()
+    except WorkflowFailureError as err:
+        raise CliError(f"workflow {handle.id} failed: {err.cause or err}") from err
+    except asyncio.CancelledError:
+        result_task.cancel()
+        print(
+            f"stopped watching; {handle.id} keeps running (`durable-runs cancel {handle.id}` "
+            "cancels it)",
+            file=sys.stderr,
+        )
+        raise
+    print_result(console, result, workflow_id=handle.id, url=url)
+    return 0 if result.status == "completed" else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """`durable-runs status ID`: what the workflow knows about its run now."""
+    return asyncio.run(_status(args))
+
+
+async def _status(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    console = make_console()
+    client = await api.connect_client(settings)
+    handle = api.get_handle(client, args.workflow_id)
+    try:
+        description = await handle.describe()
+    except RPCError as err:
+        raise CliError(f"no run workflow {args.workflow_id}: {err.message}") from err
+    view = await api.get_status(client, args.workflow_id)
+    state = description.status.name if description.status is not None else "UNKNOWN"
+    console.print(f"[bold]workflow[/] {args.workflow_id} ({state})")
+    console.print(status_table(view))
+    console.print(api.workflow_url(settings, args.workflow_id))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """`durable-runs cancel ID`: cancel a run (the workflow cancels it at the API too)."""
+    return asyncio.run(_cancel(args))
+
+
+async def _cancel(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    console = make_console()
+    client = await api.connect_client(settings)
+    await api.cancel_run(client, args.workflow_id)
+    console.print(f"cancellation requested for {args.workflow_id}")
+    if args.wait:
+        handle = api.get_handle(client, args.workflow_id)
+        try:
+            await handle.result()
+        except WorkflowFailureError:
+            pass  # a cancelled workflow ends with a CancelledError failure
+        description = await handle.describe()
+        state = description.status.name if description.status is not None else "UNKNOWN"
+        console.print(f"workflow {args.workflow_id} is {state}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """`durable-runs list`: recent runs as a table."""
+    return asyncio.run(_list(args))
+
+
+async def _list(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    console = make_console()
+    client = await api.connect_client(settings)
+    rows = await api.list_runs(
+        client,
+        status=args.status,
+        backend=args.backend,
+        task_queue=args.task_queue,
+        limit=args.limit,
+    )
+    table = Table(title=f"runs ({len(rows)})")
+    for column in ("workflow id", "workflow", "run status", "backend", "OpenAI id", "started"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("closed", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            row.workflow_id,
+            row.execution_status,
+            row.run_status or "-",
+            row.backend or "-",
+            row.openai_run_id or "-",
+            row.start_time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            row.close_time.astimezone().strftime("%H:%M:%S") if row.close_time else "-",
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`durable-runs demo`: start the stack, run the four demo runs, compare, stop."""
+    return asyncio.run(_demo(_stack_config(args)))
+
+
+async def _demo(config: StackConfig) -> int:
+    from durable_runs.demo import run_demo
+
+    _cancel_on_signals()
+    try:
+        return await run_demo(config, make_console())
+    except asyncio.CancelledError:
+        print("interrupted; stopped everything it started", file=sys.stderr)
+        return 130
+
+
+# ---- the parser ----------------------------------------------------------------------------
+
+
+def _add_stack_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default %(default)s)")
+    parser.add_argument("--temporal-port", type=int, default=7233, help="default %(default)s")
+    parser.add_argument("--ui-port", type=int, default=8233, help="default %(default)s")
+    parser.add_argument("--emulator-port", type=int, default=4010, help="default %(default)s")
+    parser.add_argument("--bridge-port", type=int, default=8000, help="default %(default)s")
+    parser.add_argument(
+        "--data-dir",
+        default=".durable-runs",
+        help="Temporal database (temporal.db) and logs/ (default %(default)s)",
+    )
+    parser.add_argument(
+        "--ephemeral", action="store_true", help="keep Temporal's state in memory only"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `durable-runs` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="durable-runs",
+        description="OpenAI Assistants runs and Responses background jobs as durable Temporal "
+        "workflows. Settings come from the environment (OPENAI_*, TEMPORAL_*, DURABLE_RUNS_*).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = sub.add_parser(
+        "dev",
+        help="start Temporal (with UI), the emulator, the bridge and a worker",
+        description="Start the whole local stack as subprocesses: Temporal dev server with the "
+        "Web UI (state in DATA_DIR/temporal.db), the OpenAI emulator sending signed webhooks to "
+        "the bridge, the bridge, and a worker. Stays up until Ctrl-C, then stops all of it. "
+        "Logs go to DATA_DIR/logs/.",
+    )
+    _add_stack_args(dev)
+    dev.add_argument(
+        "--no-emulator",
+        action="store_true",
+        help="no emulator: the worker uses OPENAI_API_KEY / OPENAI_BASE_URL from the environment",
+    )
+    dev.set_defaults(func=cmd_dev)
+
+    worker = sub.add_parser(
+        "worker",
+        help="run a worker (workflows, tools, OpenAI calls)",
+        description="Run a worker polling DURABLE_RUNS_TASK_QUEUE and its -openai queue until "
+        "Ctrl-C. Needs OPENAI_API_KEY (and OPENAI_BASE_URL for the emulator) and TEMPORAL_ADDRESS.",
+    )
+    worker.set_defaults(func=cmd_worker)
+
+    emulator = sub.add_parser(
+        "emulator",
+        help="serve the OpenAI-compatible emulator",
+        description="Serve the OpenAI-compatible emulator (Assistants and Responses APIs, "
+        "scenario knobs, signed webhooks). Point OPENAI_BASE_URL at http://HOST:PORT/v1.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="default %(default)s")
+    emulator.add_argument("--port", type=int, default=4010, help="default %(default)s")
+    emulator.add_argument("--webhook-url", help="POST signed webhook events here (the bridge)")
+    emulator.add_argument(
+        "--webhook-secret",
+        help="whsec_ signing secret (default: OPENAI_WEBHOOK_SECRET; prefer the env variable)",
+    )
+    emulator.add_argument(
+        "--assistants-removed",
+        action="store_true",
+        help="answer 404 on every Assistants path, as after the API's shutdown",
+    )
+    emulator.set_defaults(func=cmd_emulator)
+
+    bridge = sub.add_parser(
+        "bridge",
+        help="serve the webhook bridge",
+        description="Serve the webhook bridge: verifies OpenAI webhook signatures "
+        "(OPENAI_WEBHOOK_SECRET) on POST /webhooks/openai and signals the run's workflow.",
+    )
+    bridge.add_argument("--host", default="127.0.0.1", help="default %(default)s")
+    bridge.add_argument("--port", type=int, default=8000, help="default %(default)s")
+    bridge.set_defaults(func=cmd_bridge)
+
+    run = sub.add_parser(
+        "run",
+        help="start one run and watch it",
+        description="Start one run against a running stack, show its live progress (from the "
+        "workflow's status query) and print the answer, final status and API calls by kind. "
+        "Exits 0 only when the run completed.",
+    )
+    run.add_argument("question", help="the user message")
+    run.add_argument(
+        "--backend",
+        choices=["assistants", "responses"],
+        help="default: DURABLE_RUNS_BACKEND, else responses for api.openai.com, else assistants",
+    )
+    run.add_argument("--tools", help="comma-separated tool names, e.g. get_weather")
+    run.add_argument(
+        "--webhooks", action="store_true", help="webhook mode: events end waits, slow safety poll"
+    )
+    run.add_argument(
+        "--deadline", type=float, default=600.0, help="seconds before the run is cancelled"
+    )
+    run.add_argument("--no-wait", action="store_true", help="start it and return at once")
+    run.add_argument("--workflow-id", help="workflow id (default run-<short uuid>)")
+    run.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata on the created run/response (repeatable; e.g. emulator knobs "
+        "emu_duration_ms=2000)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser(
+        "status",
+        help="show what a run workflow knows now",
+        description="Query a run workflow (open or closed): status, checks, API calls, next "
+        "check, error.",
+    )
+    status.add_argument("workflow_id")
+    status.set_defaults(func=cmd_status)
+
+    cancel = sub.add_parser(
+        "cancel",
+        help="cancel a run",
+        description="Request cancellation of a run workflow; it cancels the run at the API, "
+        "then ends as cancelled.",
+    )
+    cancel.add_argument("workflow_id")
+    cancel.add_argument("--wait", action="store_true", help="wait until the workflow closed")
+    cancel.set_defaults(func=cmd_cancel)
+
+    listing = sub.add_parser(
+        "list",
+        help="list recent runs",
+        description="List run workflows, newest first, filtered on the OpenAIRunStatus and "
+        "OpenAIBackend search attributes (visibility is eventually consistent).",
+    )
+    listing.add_argument("--status", help="OpenAI status, e.g. completed, in_progress")
+    listing.add_argument("--backend", choices=["assistants", "responses"])
+    listing.add_argument("--task-queue", help="only runs started on this task queue")
+    listing.add_argument("--limit", type=int, default=50, help="default %(default)s")
+    listing.set_defaults(func=cmd_list)
+
+    demo = sub.add_parser(
+        "demo",
+        help="start the stack, run four demo runs, compare polling and webhooks, stop",
+        description="Start the stack, then run: 2+2 (Assistants, polling); weather in Paris "
+        "and Tokyo in Fahrenheit (two tool rounds); 2+2 in webhook mode; one question on the "
+        "Responses backend in webhook mode. Prints answers, API calls and UI links, a polling "
+        "vs webhook table, then stops everything. Exits non-zero when an answer is wrong.",
+    )
+    _add_stack_args(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `durable-runs`: parse, dispatch, turn expected failures into one line.
+
+    Args:
+        argv: Arguments without the program name; `sys.argv[1:]` when None.
+
+    Returns:
+        The exit code.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (CliError, api.DurableRunsError, StackError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""The public client API: start, wait for, query, cancel and list durable runs.
+
+Plain client code (a web handler, a script, a notebook) needs only these functions and the
+models of `durable_runs.models`:
+
+```python
+client = await durable_runs.client.connect_client(get_settings())
+result = await durable_runs.client.run(client, RunRequest(messages=["What is 2+2?"]))
+print(result.answer)
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
+
+from durable_runs import search_attributes as sa
+from durable_runs.models import Backend, RunRequest, RunResult, RunStatusView
+from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
+from durable_runs.temporal import connect
+from workflows.run import AssistantRunWorkflow
+
+RunHandle = WorkflowHandle[AssistantRunWorkflow, RunResult]
+"""Handle of one `AssistantRunWorkflow` execution."""
+
+SUMMARY_CHARS = 120
+"""Longest question shown as the workflow's summary in the Temporal UI."""
+
+POLLER_FRESH_S = 90.0
+"""A poller seen more recently than this counts as a live worker (long polls last about 60 s)."""
+
+
+class DurableRunsError(Exception):
+    """An expected failure with a one-line, actionable message (the CLI prints it as is)."""
+
+
+class TemporalUnreachableError(DurableRunsError):
+    """The Temporal frontend cannot be reached."""
+
+
+class NoWorkerError(DurableRunsError):
+    """No worker polls the task queue, so a started run would never progress."""
+
+
+class RunRow(BaseModel):
+    """One run in a `list_runs` answer.
+
+    Attributes:
+        workflow_id: The workflow's id.
+        execution_status: Temporal's status of the execution (`RUNNING`, `COMPLETED`, ...).
+        run_status: Search attribute `OpenAIRunStatus`: the API's status as last published.
+        backend: Search attribute `OpenAIBackend`.
+        openai_run_id: Search attribute `OpenAIRunId`: the run or response id.
+        start_time: When the workflow started.
+        close_time: When it closed (None while running).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow_id: str
+    execution_status: str
+    run_status: str | None = None
+    backend: str | None = None
+    openai_run_id: str | None = None
+    start_time: datetime
+    close_time: datetime | None = None
+
+
+async def connect_client(settings: Settings | None = None) -> Client:
+    """Connect to Temporal, turning a connection failure into a clear error.
+
+    Args:
+        settings: Address and namespace; defaults to the environment's.
+
+    Returns:
+        A connected client (pydantic data converter).
+
+    Raises:
+        TemporalUnreachableError: Nothing answers at the address.
+    """
+    settings = settings or get_settings()
+    try:
+        return await connect(settings)
+    except RuntimeError as err:
+        raise TemporalUnreachableError(
+            f"cannot reach Temporal at {settings.temporal_address}: start it with "
+            "`durable-runs dev` or set TEMPORAL_ADDRESS"
+        ) from err
+
+
+def new_workflow_id() -> str:
+    """A short readable workflow id, e.g. `run-3f9a1c2b7d`."""
+    return f"run-{uuid.uuid4().hex[:10]}"
+
+
+def summary_of(request: RunRequest) -> str:
+    """The one-line summary the Temporal UI shows for a run: its question, truncated."""
+    text = " ".join(" ".join(request.messages).split()) or f"{request.backend} run"
+    if len(text) > SUMMARY_CHARS:
+        text = text[: SUMMARY_CHARS - 1] + "…"
+    return text
+
+
+async def start_run(
+    client: Client,
+    request: RunRequest,
+    *,
+    workflow_id: str | None = None,
+    task_queue: str | None = None,
+) -> RunHandle:
+    """Start one run workflow without waiting for it.
+
+    Args:
+        client: Temporal client.
+        request: What to ask.
+        workflow_id: Id of the workflow; a fresh `run-<short uuid>` when None.
+        task_queue: Main task queue; `Settings.task_queue` when None.
+
+    Returns:
+        The workflow's handle (`await handle.result()` gives the `RunResult`).
+    """
+    queue = task_queue or get_settings().task_queue
+    return await client.start_workflow(
+        AssistantRunWorkflow.run,
+        request,
+        id=workflow_id or new_workflow_id(),
+        task_queue=queue,
+        static_summary=summary_of(request),
+        static_details=f"backend **{request.backend}** · tools {', '.join(request.tools) or '-'}"
+        f" · webhooks {'on' if request.poll.webhooks else 'off'}",
+    )
+
+
+async def run(
+    client: Client,
+    request: RunRequest,
+    *,
+    workflow_id: str | None = None,
+    task_queue: str | None = None,
+) -> RunResult:
+    """Start one run workflow and wait for its result.
+
+    Args:
+        client: Temporal client.
+        request: What to ask.
+        workflow_id: Id of the workflow; a fresh `run-<short uuid>` when None.
+        task_queue: Main task queue; `Settings.task_queue` when None.
+
+    Returns:
+        The run's result (its `status` says whether it completed).
+    """
+    handle = await start_run(client, request, workflow_id=workflow_id, task_queue=task_queue)
+    return await handle.result()
+
+
+def get_handle(client: Client, workflow_id: str) -> RunHandle:
+    """The handle of an existing run workflow (its latest execution)."""
+    return client.get_workflow_handle_for(AssistantRunWorkflow.run, workflow_id)
+
+
+async def get_status(client: Client, workflow_id: str) -> RunStatusView:
+    """Ask a run workflow what it knows now (query `status`; works after it closed, too).
+
+    Raises:
+        DurableRunsError: No such workflow.
+    """
+    try:
+        return await get_handle(client, workflow_id).query(AssistantRunWorkflow.status)
+    except RPCError as err:
+        raise DurableRunsError(f"cannot query {workflow_id}: {err.message}") from err
+
+
+async def cancel_run(client: Client, workflow_id: str) -> None:
+    """Request cancellation: the workflow cancels the remote run, then ends as cancelled.
+
+    Raises:
+        DurableRunsError: No such workflow, or it already closed (the server would accept the
+            request silently and nothing would happen).
+    """
+    handle = get_handle(client, workflow_id)
+    try:
+        description = await handle.describe()
+        if is_closed(description.status):
+            state = description.status.name if description.status else "closed"
+            raise DurableRunsError(f"cannot cancel {workflow_id}: it already closed ({state})")
+        await handle.cancel()
+    except RPCError as err:
+        raise DurableRunsError(f"cannot cancel {workflow_id}: {err.message}") from err
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def runs_query(
+    *, status: str | None = None, backend: str | None = None, task_queue: str | None = None
+) -> str:
+    """The visibility query `list_runs` sends (run workflows, filtered on our search attributes)."""
+    clauses = [f"WorkflowType = {_quote(AssistantRunWorkflow.__name__)}"]
+    if status:
+        clauses.append(f"{sa.OPENAI_RUN_STATUS.name} = {_quote(status)}")
+    if backend:
+        clauses.append(f"{sa.OPENAI_BACKEND.name} = {_quote(backend)}")
+    if task_queue:
+        clauses.append(f"TaskQueue = {_quote(task_queue)}")
+    # No ORDER BY: the dev server's SQL visibility rejects it; its default order is newest first.
+    return " AND ".join(clauses)
+
+
+async def list_runs(
+    client: Client,
+    *,
+    status: str | None = None,
+    backend: Backend | None = None,
+    task_queue: str | None = None,
+    limit: int = 50,
+) -> list[RunRow]:
+    """List run workflows, newest first (Temporal visibility: eventually consistent).
+
+    Args:
+        client: Temporal client.
+        status: Only runs whose `OpenAIRunStatus` is this (e.g. `completed`, `in_progress`).
+        backend: Only runs of this backend (`OpenAIBackend`).
+        task_queue: Only runs started on this task queue.
+        limit: At most this many rows.
+
+    Returns:
+        One row per workflow execution.
+    """
+    rows: list[RunRow] = []
+    query = runs_query(status=status, backend=backend, task_queue=task_queue)
+    try:
+        async for execution in client.list_workflows(query, limit=limit):
+            attrs = execution.typed_search_attributes
+            state = execution.status
+            rows.append(
+                RunRow(
+                    workflow_id=execution.id,
+                    execution_status=state.name if state is not None else "UNKNOWN",
+                    run_status=attrs.get(sa.OPENAI_RUN_STATUS),
+                    backend=attrs.get(sa.OPENAI_BACKEND),
+                    openai_run_id=attrs.get(sa.OPENAI_RUN_ID),
+                    start_time=execution.start_time,
+                    close_time=execution.close_time,
+                )
+            )
+    except RPCError as err:
+        raise DurableRunsError(f"cannot list runs ({query}): {err.message}") from err
+    return rows
+
+
+async def live_pollers(
+    client: Client, task_queue: str, kind: Literal["workflow", "activity"]
+) -> list[str]:
+    """Identities of the workers that polled `task_queue` for `kind` tasks recently."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=(
+                TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+                if kind == "workflow"
+                else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+            ),
+        )
+    )
+    fresh_after = datetime.now(UTC) - timedelta(seconds=POLLER_FRESH_S)
+    identities: list[str] = []
+    for poller in response.pollers:
+        seen = poller.last_access_time.ToDatetime(tzinfo=UTC)
+        if not poller.HasField("last_access_time") or seen >= fresh_after:
+            identities.append(poller.identity)
+    return identities
+
+
+async def ensure_worker(
+    client: Client, task_queue: str | None = None, *, wait_s: float = 0.0
+) -> None:
+    """Check that a worker polls both queues of a run: `<queue>` and `<queue>-openai`.
+
+    Args:
+        client: Temporal client.
+        task_queue: Main queue; `Settings.task_queue` when None.
+        wait_s: Keep looking this long for a worker that is just starting.
+
+    Raises:
+        NoWorkerError: A queue has no live poller (after `wait_s`).
+        TemporalUnreachableError: The server did not answer.
+    """
+    queue = task_queue or get_settings().task_queue
+    checks: list[tuple[str, Literal["workflow", "activity"]]] = [
+        (queue, "workflow"),
+        (queue + OPENAI_QUEUE_SUFFIX, "activity"),
+    ]
+    deadline = time.monotonic() + wait_s
+    for name, kind in checks:
+        while True:
+            try:
+                pollers = await live_pollers(client, name, kind)
+            except RPCError as err:
+                raise TemporalUnreachableError(
+                    f"cannot describe task queue {name}: {err.message}"
+                ) from err
+            if pollers:
+                break
+            if time.monotonic() >= deadline:
+                raise NoWorkerError(
+                    f"no worker is polling task queue {name}: start it with "
+                    "`durable-runs worker` (or `durable-runs dev`)"
+                )
+            await asyncio.sleep(0.2)
+
+
+def workflow_url(settings: Settings, workflow_id: str) -> str:
+    """The Temporal UI page of a workflow."""
+    base = settings.temporal_ui_url.rstrip("/")
+    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+
+
+def is_closed(status: WorkflowExecutionStatus | None) -> bool:
+    """True when an execution status is final (anything but running)."""
+    return status is not None and status != WorkflowExecutionStatus.RUNNING

@@ -1,0 +1,124 @@
+"""Crash-suite fixtures: per test, a Temporal dev server process, the emulator, worker processes.
+
+Select the suite with `pytest -m crash` (or deselect it with `-m "not crash"`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from emulator.config import EmulatorConfig
+from emulator.server import RunningEmulator, running_emulator
+from tests.crash.procs import DevServer, Proc, wait_worker_polling, worker_proc
+from tests.crash.tools import LEDGER_ENV, MODE_ENV, Ledger
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the `crash` marker."""
+    config.addinivalue_line(
+        "markers", "crash: real-process crash tests (SIGKILL workers, restart servers)"
+    )
+
+
+@dataclass
+class Stack:
+    """Everything one crash test runs against.
+
+    Attributes:
+        workdir: Logs, the Temporal database, the tool ledger.
+        server: The Temporal dev server process.
+        emulator: The OpenAI emulator (in this process, real HTTP).
+        client: Temporal client of `server`.
+        ledger: The test tools' ledger.
+        task_queue: This test's queue.
+        procs: Every process started, stopped at teardown.
+    """
+
+    workdir: Path
+    server: DevServer
+    emulator: RunningEmulator
+    client: Client
+    ledger: Ledger
+    task_queue: str = field(default_factory=lambda: f"crash-{uuid.uuid4()}")
+    procs: list[Proc] = field(default_factory=list)
+
+    def track(self, proc: Proc) -> Proc:
+        """Register a process for teardown and start it."""
+        self.procs.append(proc)
+        return proc.start()
+
+    async def start_worker(self, name: str, *, mode: str = "run", wait: bool = True) -> Proc:
+        """Start `python worker.py` on this test's queue.
+
+        Args:
+            name: Log name (`worker-1`).
+            mode: The test tools' `CRASH_TOOL_MODE` in this process.
+            wait: Wait until it polls.
+        """
+        proc = self.track(
+            worker_proc(
+                self.workdir,
+                name,
+                temporal_address=self.server.address,
+                task_queue=self.task_queue,
+                openai_base_url=self.emulator.base_url,
+                extra_env={LEDGER_ENV: str(self.ledger.directory), MODE_ENV: mode},
+            )
+        )
+        if wait:
+            await wait_worker_polling(proc)
+        return proc
+
+    async def objects_of(self, workflow_id: str) -> list[dict[str, Any]]:
+        """The emulator's records of every run/response created for a workflow."""
+        stats = await self.emulator.stats()
+        ids = stats["runs_by_workflow"].get(workflow_id, [])
+        ids += stats.get("responses_by_workflow", {}).get(workflow_id, [])
+        objects = {**stats["runs"], **stats.get("responses", {})}
+        return [{"id": i, **objects[i]} for i in ids]
+
+    def logs(self) -> str:
+        """Log tails of every process, for failure messages."""
+        procs = [self.server.proc, *self.procs]
+        return "\n".join(f"==== {p.name} ({p.log_path})\n{p.log_tail()}" for p in procs)
+
+
+@asynccontextmanager
+async def open_stack(tmp_path: Path, config: EmulatorConfig | None = None) -> AsyncIterator[Stack]:
+    """Start a dev server and an emulator; yield the stack; stop every process at the end."""
+    server = DevServer(tmp_path)
+    try:
+        await server.start()
+        async with running_emulator(config) as emu:
+            stack = Stack(
+                workdir=tmp_path,
+                server=server,
+                emulator=emu,
+                client=await server.connect(),
+                ledger=Ledger(tmp_path / "ledger"),
+            )
+            try:
+                yield stack
+            finally:
+                stack.ledger.release()
+                for proc in reversed(stack.procs):
+                    proc.kill()
+                print(stack.logs())  # shown by pytest when the test failed
+    finally:
+        server.stop()
+        server.proc.kill()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """A fresh dev server process, emulator and ledger for one test."""
+    async with open_stack(tmp_path) as opened:
+        yield opened

@@ -1,0 +1,269 @@
+"""Record `AssistantRunWorkflow` histories for the replay test (run by hand, then commit the files).
+
+    .venv/bin/python -m tests.histories.record
+
+Starts its own Temporal dev server (the `temporal` CLI), the emulator and a worker in this
+process, runs one workflow per scenario and writes `tests/histories/<scenario>.json` (the JSON of
+`WorkflowHistory.to_json()`). A scenario with continue-as-new writes one file per run,
+`<scenario>.run<N>.json`. The workflow id of every file is `replay-<scenario>`, so the replay test
+derives it from the file name. Each scenario checks its own outcome before its file is written.
+
+Re-record when the workflow changes on purpose (a versioned change, with `workflow.patched`, keeps
+the old files replaying; an unversioned one must make the old files fail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openai import AsyncOpenAI
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import CancelledError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.demo_tools import demo_registry
+from bridge.server import running_bridge
+from durable_runs.devserver import TIMER_PRECISION_ARGS, temporal_cli
+from durable_runs.models import PollPolicy, RunRequest, RunResult
+from durable_runs.search_attributes import ALL_KEYS
+from durable_runs.settings import Settings
+from emulator.config import EmulatorConfig
+from emulator.server import RunningEmulator, running_emulator
+from tests.bridge.signing import new_secret
+from worker import build_workers, run_workers
+from workflows.run import AssistantRunWorkflow
+
+HISTORIES = Path(__file__).parent
+WORKFLOW_ID_PREFIX = "replay-"
+QUEUE = "record-histories"
+API_KEY = "sk-record-histories"
+FAST = PollPolicy(initial_interval_s=0.1, backoff=1.5, max_interval_s=0.5, deadline_s=60)
+WEATHER = "What is the weather in Paris and Tokyo, in Fahrenheit?"
+TOOLS = ["get_weather", "celsius_to_fahrenheit"]
+
+Handle = WorkflowHandle[AssistantRunWorkflow, RunResult]
+
+
+def workflow_id_for(path: Path) -> str:
+    """The workflow id a history file was recorded under (`replay-<scenario>`)."""
+    return WORKFLOW_ID_PREFIX + path.name.split(".")[0]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One recorded run: its request and how to drive and check it.
+
+    Attributes:
+        name: File stem.
+        request: The workflow input.
+        check: Asserts the outcome from the handle (and may drive the run, e.g. cancel it).
+        webhooks: Run against an emulator that sends events through a bridge.
+    """
+
+    name: str
+    request: RunRequest
+    check: Callable[[Handle, RunningEmulator], Awaitable[None]]
+    webhooks: bool = False
+
+
+def req(question: str = "What is 2+2?", **fields: Any) -> RunRequest:
+    """A fast-polling request."""
+    return RunRequest(**{"messages": [question], "poll": FAST, **fields})
+
+
+async def _expect(handle: Handle, **expected: Any) -> RunResult:
+    result = await handle.result()
+    for name, value in expected.items():
+        actual = getattr(result, name)
+        if actual != value:
+            raise AssertionError(f"{handle.id}: {name} = {actual!r}, expected {value!r}")
+    return result
+
+
+async def completed(handle: Handle, _: RunningEmulator) -> None:
+    """Completed with the seed answer."""
+    await _expect(handle, status="completed", answer="4")
+
+
+async def two_tool_rounds(handle: Handle, _: RunningEmulator) -> None:
+    """Completed after two tool rounds."""
+    await _expect(handle, status="completed", tool_rounds=2)
+
+
+async def failed(handle: Handle, _: RunningEmulator) -> None:
+    """Failed with the API's error."""
+    await _expect(handle, status="failed")
+
+
+async def expired_restarted(handle: Handle, _: RunningEmulator) -> None:
+    """Expired, restarted once, expired again."""
+    await _expect(handle, status="expired", restarts=1)
+
+
+async def timed_out(handle: Handle, _: RunningEmulator) -> None:
+    """Our deadline passed and the run was cancelled."""
+    await _expect(handle, status="timed_out")
+
+
+async def cancelled(handle: Handle, emulator: RunningEmulator) -> None:
+    """The workflow was cancelled once its run existed; it cancelled the run."""
+    for _ in range(200):
+        stats = await emulator.stats()
+        if stats["runs_by_workflow"].get(handle.id):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the run was never created")
+    await handle.cancel()
+    try:
+        await handle.result()
+    except WorkflowFailureError as err:
+        if not isinstance(err.cause, CancelledError):
+            raise
+    else:
+        raise AssertionError("the workflow was not cancelled")
+
+
+async def webhook_applied(handle: Handle, _: RunningEmulator) -> None:
+    """Completed through webhook events (no safety poll within the run)."""
+    result = await _expect(handle, status="completed", answer="4")
+    if result.events_applied < 1:
+        raise AssertionError(f"no event applied: {result}")
+
+
+async def continued_as_new(handle: Handle, _: RunningEmulator) -> None:
+    """Completed after continuing as new at least once."""
+    await _expect(handle, status="completed", answer="4")
+
+
+SCENARIOS = [
+    Scenario("assistants_completed", req(), completed),
+    Scenario("assistants_two_tool_rounds", req(WEATHER, tools=TOOLS), two_tool_rounds),
+    Scenario("assistants_failed", req(metadata={"emu_outcome": "failed"}), failed),
+    Scenario(
+        "assistants_expired_restart",
+        req(metadata={"emu_outcome": "expired"}, on_expired="restart", max_restarts=1),
+        expired_restarted,
+    ),
+    Scenario(
+        "assistants_deadline_timed_out",
+        req(
+            poll=PollPolicy(initial_interval_s=0.2, max_interval_s=0.5, deadline_s=2),
+            metadata={"emu_outcome": "stay_queued"},
+        ),
+        timed_out,
+    ),
+    Scenario("assistants_cancelled", req(metadata={"emu_outcome": "stay_queued"}), cancelled),
+    Scenario(
+        "assistants_webhook_event",
+        req(poll=PollPolicy(webhooks=True, safety_poll_s=120, deadline_s=300)),
+        webhook_applied,
+        webhooks=True,
+    ),
+    Scenario(
+        "assistants_continue_as_new",
+        req(
+            poll=FAST.model_copy(update={"checks_per_history": 3, "max_interval_s": 0.2}),
+            metadata={"emu_duration_ms": "1500"},
+        ),
+        continued_as_new,
+    ),
+    Scenario(
+        "responses_tool_chain",
+        req(WEATHER, backend="responses", tools=TOOLS),
+        two_tool_rounds,
+    ),
+]
+"""Every scenario the replay test expects a file for."""
+
+
+@asynccontextmanager
+async def worker(client: Client, emulator: RunningEmulator) -> AsyncIterator[None]:
+    """An in-process worker on `QUEUE` talking to `emulator`."""
+    openai = AsyncOpenAI(base_url=emulator.base_url, api_key=API_KEY, max_retries=0)
+    workers = build_workers(client, task_queue=QUEUE, openai=openai, tools=demo_registry())
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_workers(workers, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def run_histories(client: Client, handle: Handle) -> list[str]:
+    """The JSON history of every run of the workflow, first to last (continue-as-new chain)."""
+    run_id: str | None = handle.first_execution_run_id
+    out = []
+    while run_id:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        out.append(history.to_json())
+        last = history.events[-1]
+        attrs = last.workflow_execution_continued_as_new_event_attributes
+        run_id = (
+            attrs.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+    return out
+
+
+async def record(client: Client, emulator: RunningEmulator, scenario: Scenario) -> list[Path]:
+    """Run one scenario and write its file(s)."""
+    workflow_id = WORKFLOW_ID_PREFIX + scenario.name
+    handle = await client.start_workflow(
+        AssistantRunWorkflow.run, scenario.request, id=workflow_id, task_queue=QUEUE
+    )
+    await scenario.check(handle, emulator)
+    histories = await run_histories(client, handle)
+    if scenario.name.endswith("continue_as_new") and len(histories) < 2:
+        raise AssertionError("the run did not continue as new")
+    for old in HISTORIES.glob(f"{scenario.name}.*json"):
+        old.unlink()
+    paths = []
+    for index, text in enumerate(histories, start=1):
+        suffix = f".run{index}" if len(histories) > 1 else ""
+        path = HISTORIES / f"{scenario.name}{suffix}.json"
+        path.write_text(json.dumps(json.loads(text), indent=1) + "\n")
+        paths.append(path)
+    return paths
+
+
+async def main(names: list[str]) -> None:
+    """Record the named scenarios (all when none are named)."""
+    chosen = [s for s in SCENARIOS if not names or s.name in names]
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        search_attributes=ALL_KEYS,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+        dev_server_extra_args=TIMER_PRECISION_ARGS,
+    ) as env:
+        client = env.client
+        async with running_emulator() as emulator, worker(client, emulator):
+            for scenario in (s for s in chosen if not s.webhooks):
+                for path in await record(client, emulator, scenario):
+                    print("wrote", path.relative_to(HISTORIES.parents[1]))
+        secret = new_secret()
+        settings = Settings(
+            OPENAI_WEBHOOK_SECRET=secret,
+            TEMPORAL_ADDRESS=client.service_client.config.target_host,
+        )
+        async with running_bridge(settings) as bridge:
+            config = EmulatorConfig(webhook_url=bridge.url, webhook_secret=secret)
+            async with running_emulator(config) as emulator, worker(client, emulator):
+                for scenario in (s for s in chosen if s.webhooks):
+                    for path in await record(client, emulator, scenario):
+                        print("wrote", path.relative_to(HISTORIES.parents[1]))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))

@@ -1,0 +1,79 @@
+"""A server without the Assistants API (as api.openai.com after 2026-08-26)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from openai import AsyncOpenAI
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowFailureError
+
+from bridge.server import RunningBridge
+from emulator.config import EmulatorConfig
+from emulator.server import RunningEmulator, running_emulator
+from tests.conftest import TEST_API_KEY, WorkerFactory
+from tests.webhooks.helpers import objects_of, request, result_of, retrieves, start
+
+FAILS_FAST_S = 5.0
+"""Bound on the failure: the first activity retry alone would wait 1 s, then 2 s, ..."""
+
+
+@pytest.fixture
+async def removed(bridge: RunningBridge, webhook_secret: str) -> AsyncIterator[RunningEmulator]:
+    """A dedicated emulator whose Assistants API is gone (webhooks still go to the bridge)."""
+    config = EmulatorConfig(
+        assistants_removed=True, webhook_url=bridge.url, webhook_secret=webhook_secret
+    )
+    async with running_emulator(config) as running:
+        yield running
+
+
+@pytest.fixture
+async def removed_queue(
+    client: Client, worker_factory: WorkerFactory, removed: RunningEmulator
+) -> AsyncIterator[str]:
+    """A worker whose activities call the emulator without Assistants."""
+    openai = AsyncOpenAI(base_url=removed.base_url, api_key=TEST_API_KEY, max_retries=0)
+    async with worker_factory(client, openai=openai) as queue:
+        yield queue
+
+
+async def test_assistants_run_fails_fast_naming_the_responses_backend(
+    client: Client, removed_queue: str, removed: RunningEmulator
+) -> None:
+    began = time.monotonic()
+    handle = await start(client, removed_queue, request(backend="assistants"))
+    with pytest.raises(WorkflowFailureError) as failure:
+        await result_of(handle)
+    elapsed = time.monotonic() - began
+
+    message = str(failure.value.cause)
+    assert "DURABLE_RUNS_BACKEND=responses" in message, message
+    assert "Responses" in message
+    assert elapsed < FAILS_FAST_S
+    history = await handle.fetch_history()
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert attempts == [1]  # one prepare attempt, no retries
+    stats = await removed.stats()
+    assert stats["calls"] == {"POST /v1/assistants": 1}, stats["calls"]  # asked once, 404
+    assert stats["status_codes"] == {"404": 1}
+
+
+async def test_responses_run_completes_on_the_same_server(
+    client: Client, removed_queue: str, removed: RunningEmulator
+) -> None:
+    handle = await start(client, removed_queue, request(backend="responses"))
+    result = await result_of(handle)
+
+    assert result.status == "completed", result
+    assert result.answer == "4"
+    (response,) = await objects_of(removed, handle.id)
+    assert result.api_calls["read"] == 1  # the response.completed event came through the bridge
+    assert retrieves(response) == 2  # that read, and the answer's
+    assert result.events_applied == 1

@@ -1,0 +1,103 @@
+"""Webhook mode's fast path: events, not the timer, move the run (emulator → bridge → workflow).
+
+The safety poll here is 120 s and every result is bounded at 30 s, so a run that finishes at all
+finished through events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client
+
+from durable_runs.models import RunResult
+from emulator.server import RunningEmulator
+from tests.webhooks.helpers import (
+    SAFETY_POLL_S,
+    WEATHER,
+    WEATHER_TOOLS,
+    objects_of,
+    received_events,
+    request,
+    result_of,
+    retrieves,
+    start,
+)
+
+FAST_REACTION_S = 5.0
+"""Completion at the API → workflow result; the safety poll is 120 s."""
+
+
+def check_reads(result: RunResult, objects: list[dict[str, Any]]) -> None:
+    """Assistants: events carry the run, so at most one read; Responses: one read per response.
+
+    The emulator counts every retrieve; on Responses the `answer` activity retrieves the final
+    response once more for its text, which is not a status read.
+    """
+    if result.backend == "assistants":
+        assert len(objects) == 1
+        assert result.api_calls.get("read", 0) <= 1, result.api_calls
+        assert retrieves(objects[0]) <= 1, objects[0]["calls"]
+        return
+    assert result.api_calls.get("read", 0) == len(objects), result.api_calls
+    *earlier, final = objects
+    for record in earlier:
+        assert retrieves(record) == 1, (record["id"], record["calls"])
+    assert retrieves(final) == 2, (final["id"], final["calls"])  # one read, one answer
+
+
+async def test_webhook_mode_reads_at_most_once_and_reacts_fast(
+    client: Client, queue: str, webhook_emulator: RunningEmulator, backend: str
+) -> None:
+    handle = await start(client, queue, request(backend=backend))
+    result = await result_of(handle)
+
+    assert result.status == "completed", result
+    assert result.answer == "4"
+    objects = await objects_of(webhook_emulator, handle.id)
+    check_reads(result, objects)
+    assert result.events_applied >= 1
+    completed_at = objects[-1]["status_times"]["completed"]
+    reaction_s = result.timings.finished_at.timestamp() - completed_at
+    assert -0.5 < reaction_s < FAST_REACTION_S < SAFETY_POLL_S, reaction_s
+
+
+async def test_tool_rounds_run_as_soon_as_requires_action_arrives(
+    client: Client, queue: str, webhook_emulator: RunningEmulator, backend: str
+) -> None:
+    req = request(WEATHER, backend=backend, tools=WEATHER_TOOLS)
+    handle = await start(client, queue, req)
+    result = await result_of(handle)
+
+    assert result.status == "completed", result
+    assert "Paris" in result.answer and "Tokyo" in result.answer and "°F" in result.answer
+    assert result.tool_rounds == 2
+    objects = await objects_of(webhook_emulator, handle.id)
+    if backend == "assistants":
+        # requires_action (twice) and completed all came by event, with the run in them.
+        assert result.api_calls.get("read", 0) == 0, result.api_calls
+        assert retrieves(objects[0]) == 0
+        assert objects[0]["calls"]["submit_tool_outputs"] == 2
+        assert result.events_applied >= 3
+    else:
+        assert len(objects) == 3  # first response and one follow-up per tool round
+        check_reads(result, objects)
+        assert [e.type for e in await received_events(handle)] == ["response.completed"] * 3
+
+
+async def test_responses_events_are_routed_by_search_attribute(
+    client: Client, queue: str, webhook_emulator: RunningEmulator
+) -> None:
+    handle = await start(client, queue, request(backend="responses"))
+    result = await result_of(handle)
+
+    assert result.status == "completed", result
+    (response,) = await objects_of(webhook_emulator, handle.id)
+    events = await received_events(handle)
+    # The real shape: data carries only the id (no metadata), so the bridge found the workflow
+    # by its OpenAIRunId search attribute, and the workflow read the response once.
+    assert [(e.type, e.object_id, e.snapshot) for e in events] == [
+        ("response.completed", response["id"], None)
+    ]
+    assert result.api_calls["read"] == 1
+    assert result.events_applied == 1
