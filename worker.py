@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from activities.assistants import AssistantsActivities
 from activities.responses import ResponsesActivities
 from activities.tools import ToolActivities, ToolRegistry
+from durable_runs.search_attributes import ensure_registered
 from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
 from durable_runs.temporal import connect
 from workflows import WORKFLOWS
@@ -140,6 +141,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
     settings = settings or get_settings()
     api = openai_client(settings)
     client = await connect(settings)
+    await ensure_registered(client)
     workers = build_workers(
         client,
         task_queue=settings.task_queue,

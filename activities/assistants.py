@@ -148,7 +148,11 @@ class AssistantsActivities:
 
     @activity.defn(name="assistants.read")
     async def read(self, ref: ObjectRef) -> RunSnapshot:
-        """Retrieve the run once; the snapshot carries the server's poll-after hint."""
+        """Retrieve the run once; the snapshot carries the server's poll-after hint.
+
+        A run seen `completed` comes back with its answer (one more call in the same activity),
+        saving the workflow a separate `answer` step.
+        """
         assert ref.thread_id is not None
         try:
             raw = await self._client.beta.threads.runs.with_raw_response.retrieve(
@@ -156,7 +160,11 @@ class AssistantsActivities:
             )
         except openai.OpenAIError as err:
             raise to_application_error(err, operation="retrieve run") from err
-        return snapshot_from_run(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+        snapshot = snapshot_from_run(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+        if snapshot.status == "completed":
+            answer = await self.answer(ref)
+            snapshot = snapshot.model_copy(update={"answer": answer.text})
+        return snapshot
 
     @activity.defn(name="assistants.submit_tool_outputs")
     async def submit_tool_outputs(self, input: SubmitInput) -> RunSnapshot:

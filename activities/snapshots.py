@@ -96,4 +96,5 @@ def snapshot_from_response(response: Response, *, poll_after_ms: int | None = No
         last_error=last_error,
         usage=usage,
         poll_after_ms=poll_after_ms,
+        answer=response.output_text if status == "completed" and not needs_outputs else None,
     )

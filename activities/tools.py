@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from temporalio.exceptions import ApplicationError
 from durable_runs.models import ToolCallInput, ToolOutput, parse_tool_arguments
 
 IDEMPOTENCY_KEY_PARAMETER = "idempotency_key"
+HEARTBEAT_EVERY_S = 2.0
+"""How often a running tool heartbeats (the workflow's heartbeat timeout is larger)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,19 @@ class ToolRegistry:
         return [self._tools[n] for n in names]
 
 
+async def _heartbeating(work: Coroutine[Any, Any, Any]) -> Any:
+    """Await `work`, heartbeating meanwhile so Temporal notices a dead worker quickly."""
+    task = asyncio.create_task(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
+
+
 class ToolActivities:
     """Runs tool calls as activities (on the workflow's task queue)."""
 
@@ -164,9 +179,9 @@ class ToolActivities:
             arguments[IDEMPOTENCY_KEY_PARAMETER] = call.idempotency_key
         try:
             if inspect.iscoroutinefunction(tool.function):
-                value = await tool.function(**arguments)
+                value = await _heartbeating(tool.function(**arguments))
             else:
-                value = await asyncio.to_thread(tool.function, **arguments)
+                value = await _heartbeating(asyncio.to_thread(tool.function, **arguments))
         except Exception as err:  # a tool's own failure is data for the model
             if tool.fatal:
                 raise ApplicationError(

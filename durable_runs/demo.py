@@ -38,6 +38,7 @@ class DemoCase:
         tools: Tools the model may call.
         expect: Substrings the answer must contain.
         exact: The answer must be exactly this (stripped), when set.
+        model_ms: How long the emulated model works on it (scenario knob `emu_duration_ms`).
     """
 
     key: str
@@ -48,6 +49,7 @@ class DemoCase:
     tools: tuple[str, ...] = ()
     expect: tuple[str, ...] = ()
     exact: str | None = None
+    model_ms: int | None = None
 
     @property
     def mode(self) -> str:
@@ -68,7 +70,9 @@ class DemoCase:
 
 
 CASES: tuple[DemoCase, ...] = (
-    DemoCase("a", "Assistants, polling", "What is 2+2?", "assistants", False, exact="4"),
+    DemoCase(
+        "a", "Assistants, polling", "What is 2+2?", "assistants", False, exact="4", model_ms=3000
+    ),
     DemoCase(
         "b",
         "Assistants, two tool rounds",
@@ -78,7 +82,9 @@ CASES: tuple[DemoCase, ...] = (
         tools=("get_weather", "celsius_to_fahrenheit"),
         expect=("Paris", "Tokyo", "°F"),
     ),
-    DemoCase("c", "Assistants, webhooks", "What is 2+2?", "assistants", True, exact="4"),
+    DemoCase(
+        "c", "Assistants, webhooks", "What is 2+2?", "assistants", True, exact="4", model_ms=3000
+    ),
     DemoCase("d", "Responses, webhooks", "What is 6*7?", "responses", True, exact="42"),
 )
 """The demo's runs, in order."""
@@ -108,6 +114,8 @@ def _metadata(case: DemoCase) -> dict[str, str]:
     # `emu_webhook`) to drop its events, as if no webhook endpoint were configured, so the
     # comparison shows polling alone.
     extra = {} if case.webhooks else {"emu_webhook": "drop"}
+    if case.model_ms is not None:
+        extra["emu_duration_ms"] = str(case.model_ms)
     return {"demo_case": case.key, **extra}
 
 

@@ -6,7 +6,14 @@ fixtures, and by docker-compose (`temporal operator search-attribute create`).
 
 from __future__ import annotations
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
 
 OPENAI_RUN_ID = SearchAttributeKey.for_keyword("OpenAIRunId")
 OPENAI_THREAD_ID = SearchAttributeKey.for_keyword("OpenAIThreadId")
@@ -30,3 +37,49 @@ def dev_server_args() -> list[str]:
     for key in ALL_KEYS:
         args += ["--search-attribute", f"{key.name}=Keyword"]
     return args
+
+
+class SearchAttributesMissingError(RuntimeError):
+    """The namespace lacks our search attributes and they could not be registered."""
+
+
+async def ensure_registered(client: Client) -> None:
+    """Register any of our search attributes the client's namespace lacks.
+
+    A workflow that upserts an unregistered attribute is stuck retrying its task, so the worker
+    checks before it polls. Works on the dev server and self-hosted clusters; on Temporal Cloud
+    register them with `tcld` (the error says which are missing).
+
+    Raises:
+        SearchAttributesMissingError: Some are missing and the server refused to add them.
+    """
+    namespace = client.namespace
+    missing = [k.name for k in ALL_KEYS]
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        missing = [name for name in missing if name not in listed.custom_attributes]
+    except RPCError as err:
+        # The time-skipping test server cannot list them, but it can add them.
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+    if not missing:
+        return
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=namespace,
+                search_attributes={
+                    name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing
+                },
+            )
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.ALREADY_EXISTS:
+            return
+        raise SearchAttributesMissingError(
+            f"namespace {namespace!r} lacks the Keyword search attributes {missing} and the server "
+            f"refused to add them ({err.message}); register them, e.g. `temporal operator "
+            f"search-attribute create --name {missing[0]} --type Keyword`"
+        ) from err

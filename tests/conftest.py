@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.demo_tools import demo_registry
 from activities.tools import ToolRegistry
 from durable_runs.devserver import TIMER_PRECISION_ARGS, temporal_cli, temporal_test_server
-from durable_runs.search_attributes import ALL_KEYS
+from durable_runs.search_attributes import ALL_KEYS, ensure_registered
 from emulator.server import RunningEmulator, running_emulator
 from worker import build_workers, run_workers
 
@@ -47,6 +47,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
     )
     async with env:
+        await ensure_registered(env.client)
         yield env
 
 

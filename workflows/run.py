@@ -42,12 +42,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_runs.settings import OPENAI_QUEUE_SUFFIX
 
-API_CALL_TIMEOUT = timedelta(seconds=60)
+API_CALL_TIMEOUT = timedelta(seconds=20)
+"""One HTTP call; short, so an attempt lost with a crashed worker is retried soon."""
 API_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 CANCEL_BUDGET = timedelta(minutes=2)
 TOOL_TIMEOUT = timedelta(minutes=5)
+TOOL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+"""Tools heartbeat while they run, so a crashed worker's tool call is retried within seconds."""
 TOOL_RETRY = RetryPolicy(maximum_attempts=5)
 REMEMBERED_EVENT_IDS = 500
 """How many applied webhook ids a run remembers (duplicates come close together)."""
@@ -256,6 +259,7 @@ class AssistantRunWorkflow:
                     workflow_id=self._workflow_id, call=call, allowed=self._request.tools
                 ),
                 start_to_close_timeout=TOOL_TIMEOUT,
+                heartbeat_timeout=TOOL_HEARTBEAT_TIMEOUT,
                 retry_policy=TOOL_RETRY,
                 summary=f"tool {call.name}",
             )
@@ -287,8 +291,11 @@ class AssistantRunWorkflow:
     async def _finish(self, status: str) -> RunResult:
         answer = Answer(text="")
         if status == "completed":
-            answer_fn = self._backend.answer
-            answer = await self._api("answer", answer_fn, self._ref(self._snapshot))
+            if self._snapshot.answer is not None:
+                answer = Answer(text=self._snapshot.answer)
+            else:
+                answer_fn = self._backend.answer
+                answer = await self._api("answer", answer_fn, self._ref(self._snapshot))
         return self._result(status, answer.text, self._snapshot.last_error)
 
     def _result(self, status: str, answer: str, error: RunError | None) -> RunResult:
