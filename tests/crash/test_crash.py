@@ -95,10 +95,10 @@ async def test_kill_right_after_create_run(stack: Stack) -> None:
     # The create lands but its answer is lost, so Temporal holds no record of the run.
     metadata = {"emu_create_lose_response": "1", "emu_duration_ms": "1500"}
     handle = await start(stack, run_request(metadata=metadata))
-    await wait_for(lambda: run_created(stack, handle.id), bound_s=20, what="the run is created")
+    await wait_for(lambda: run_created(stack, handle.id), within=20, what="the run is created")
     await wait_for(
         lambda: history.failed_attempts(handle, "assistants.start"),
-        bound_s=20,
+        within=20,
         what="Temporal recorded the lost create",
     )
     worker.kill()
@@ -120,7 +120,7 @@ async def test_kill_during_wait(stack: Stack) -> None:
         in_progress = bool(objs) and "in_progress" in objs[0]["status_times"]
         return in_progress and await history.idle_on_timer(handle)
 
-    await wait_for(in_progress_and_waiting, bound_s=20, what="run in_progress, workflow waiting")
+    await wait_for(in_progress_and_waiting, within=20, what="run in_progress, workflow waiting")
     worker.kill()
     await stack.start_worker("worker-2")
     result = await result_of(handle)
@@ -137,7 +137,7 @@ async def test_kill_inside_tool_activity(stack: Stack) -> None:
     async def both_started() -> bool:
         return len(stack.ledger.invocations("started")) >= 2
 
-    await wait_for(both_started, bound_s=20, what="both round-1 tools started")
+    await wait_for(both_started, within=20, what="both round-1 tools started")
     worker.kill()
     assert stack.ledger.effects() == []
     await stack.start_worker("worker-2")
@@ -166,7 +166,7 @@ async def test_killed_tool_is_retried_without_an_operator(stack: Stack) -> None:
             return []
         return await history.orphaned_tool_attempts(handle)
 
-    (first, *_) = await wait_for(both_started, bound_s=20, what="both round-1 tools started")
+    (first, *_) = await wait_for(both_started, within=20, what="both round-1 tools started")
     worker.kill()
     await stack.start_worker("worker-2")
     heartbeat_s = history.heartbeat_timeout_s(await history.events(handle), first)
@@ -175,7 +175,7 @@ async def test_killed_tool_is_retried_without_an_operator(stack: Stack) -> None:
     async def retried() -> bool:
         return len(stack.ledger.invocations("started")) >= 3
 
-    await wait_for(retried, bound_s=heartbeat_s + 15, what="the tool ran again by itself")
+    await wait_for(retried, within=heartbeat_s + 15, what="the tool ran again by itself")
     result = await result_of(handle)
     assert (result.status, result.answer) == ("completed", weather_answer(CITIES))
     assert_effects_once(stack, keys=4)
@@ -190,7 +190,7 @@ async def test_kill_between_tool_effect_and_submit(stack: Stack) -> None:
     async def died() -> bool:
         return not worker.alive
 
-    await wait_for(died, bound_s=20, what="the worker killed itself after a tool effect")
+    await wait_for(died, within=20, what="the worker killed itself after a tool effect")
     applied = [e["key"] for e in stack.ledger.effects()]
     assert applied, "no effect was written before the crash"
     await stack.start_worker("worker-2")
@@ -214,7 +214,7 @@ async def test_dev_server_restart_mid_run(stack: Stack) -> None:
     async def after_first_round() -> bool:
         return len(stack.ledger.effects()) >= 2 and await history.idle_on_timer(handle)
 
-    await wait_for(after_first_round, bound_s=30, what="round 1 done, workflow waiting")
+    await wait_for(after_first_round, within=30, what="round 1 done, workflow waiting")
     stack.server.stop()
     assert not stack.server.proc.alive
     await stack.server.start()
@@ -235,7 +235,7 @@ async def test_worker_restart_during_backoff_makes_no_extra_reads(stack: Stack) 
         reads = objs[0]["calls"].get("retrieve_run", 0) if objs else 0
         return reads >= 3 and await history.idle_on_timer(handle)
 
-    await wait_for(some_reads_then_waiting, bound_s=20, what="three reads, then a backoff timer")
+    await wait_for(some_reads_then_waiting, within=20, what="three reads, then a backoff timer")
     worker.kill()
     await stack.start_worker("worker-2")
     result = await result_of(handle)
@@ -284,14 +284,14 @@ async def test_bridge_killed_mid_delivery(tmp_path: Path, restart_in_time: bool)
         await wait_bridge_healthy(bridge, port)
         await stack.start_worker("worker-1")
         handle = await start(stack, run_request(poll=poll, metadata={"emu_duration_ms": "2500"}))
-        await wait_for(lambda: bridge_signalled(port), bound_s=20, what="an event signalled")
+        await wait_for(lambda: bridge_signalled(port), within=20, what="an event signalled")
         bridge.kill()
         started = time.monotonic()
 
         async def delivery_failed() -> bool:
             return int((await stack.emulator.stats())["webhooks"]["failed"]) >= 1
 
-        await wait_for(delivery_failed, bound_s=20, what="a delivery to the dead bridge failed")
+        await wait_for(delivery_failed, within=20, what="a delivery to the dead bridge failed")
         if restart_in_time:
             bridge.start()
             await wait_bridge_healthy(bridge, port)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -14,6 +12,7 @@ from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Run
 
 from emulator.server import RunningEmulator
+from tests.waiting import wait_for
 
 T = TypeVar("T")
 API_KEY = "sk-test-emulator"
@@ -58,14 +57,12 @@ async def eventually(
     probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, within: float = 5.0
 ) -> T:
     """Call `probe` until `check` holds for its result (bounded), returning that result."""
-    deadline = time.monotonic() + within
-    while True:
+
+    async def holds() -> tuple[T] | None:
         value = await probe()
-        if check(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
-        await asyncio.sleep(0.01)
+        return (value,) if check(value) else None
+
+    return (await wait_for(holds, within=within, what="emulator condition"))[0]
 
 
 async def wait_run(

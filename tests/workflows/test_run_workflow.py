@@ -13,6 +13,7 @@ from temporalio.exceptions import CancelledError
 from durable_runs.models import PollPolicy
 from emulator.server import RunningEmulator
 from tests.conftest import WorkerFactory
+from tests.waiting import wait_for
 from tests.workflows.helpers import FAST_POLL, request, runs_of, start
 from workflows.run import AssistantRunWorkflow
 
@@ -212,7 +213,7 @@ async def test_workflow_cancellation_cancels_the_run(
     req = request(backend=backend, metadata={"emu_outcome": "stay_queued"})
     async with worker_factory(client) as queue:
         handle = await start(client, queue, req)
-        await _wait_until(lambda: _has_run(emulator, handle.id))
+        await wait_for(lambda: _has_run(emulator, handle.id), what="run created")
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
@@ -267,12 +268,4 @@ async def _wait_for_status(emulator: RunningEmulator, workflow_id: str, status: 
         runs = await runs_of(emulator, workflow_id)
         return bool(runs) and status in runs[-1]["status_times"]
 
-    await _wait_until(reached)
-
-
-async def _wait_until(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    async def loop() -> None:
-        while not await condition():
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(loop(), timeout)
+    await wait_for(reached, what=f"run of {workflow_id} {status}")
