@@ -8,6 +8,7 @@ snapshot when it carries one, else one retrieve activity.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -85,6 +86,7 @@ class AssistantRunWorkflow:
         self._checks_at_start = self._state.checks
         self._next_check_at: datetime | None = None
         self._published: dict[str, str] = {}
+        self._creating: asyncio.Future[None] | None = None
 
     # ---- public surface: signal and query -------------------------------------------------
 
@@ -130,6 +132,9 @@ class AssistantRunWorkflow:
             return await self._finish_cancelled("timed_out")
         except asyncio.CancelledError:
             # Cancellation is delivered once: activities started from here still run.
+            if self._creating is not None and not self._creating.done():
+                with contextlib.suppress(ApplicationError, TimedOut):
+                    await self._creating  # a failed create left nothing to cancel
             await self._cancel_remote()
             raise
 
@@ -222,12 +227,23 @@ class AssistantRunWorkflow:
         self._set_snapshot(await self._api("read", read, self._ref(snapshot)))
 
     async def _start_object(self) -> None:
-        state = self._state
-        state.step += 1
-        start = self._backend.start
-        snapshot = await self._api("start", start, self._start_input())
-        state.delay_s = self._request.poll.initial_interval_s
-        self._set_snapshot(snapshot)
+        self._state.step += 1
+        await self._create_shielded("start", self._backend.start, self._start_input())
+
+    async def _create_shielded(self, kind: ActivityKind, method: Any, arg: Any) -> None:
+        """Run a call that may create a remote object, shielded from workflow cancellation.
+
+        Cancelled mid-call, the workflow would not learn the id of a run the API did create, and
+        could not cancel it; so the call finishes first and the cancellation handler awaits it.
+        """
+
+        async def create() -> None:
+            snapshot = await self._api(kind, method, arg)
+            self._state.delay_s = self._request.poll.initial_interval_s
+            self._set_snapshot(snapshot)
+
+        self._creating = asyncio.ensure_future(create())
+        await asyncio.shield(self._creating)
 
     async def _tool_round(self, snapshot: RunSnapshot) -> None:
         state = self._state
@@ -235,20 +251,17 @@ class AssistantRunWorkflow:
         state.submitted_call_ids += [c.id for c in snapshot.tool_calls]
         state.step += 1
         state.tool_rounds += 1
-        submit = self._backend.submit_tool_outputs
-        submitted = await self._api(
-            "submit_tool_outputs",
-            submit,
-            SubmitInput(
-                workflow_id=self._workflow_id,
-                step=state.step,
-                request=self._request,
-                run=self._ref(snapshot),
-                outputs=list(outputs),
-            ),
+        submit = SubmitInput(
+            workflow_id=self._workflow_id,
+            step=state.step,
+            request=self._request,
+            run=self._ref(snapshot),
+            outputs=list(outputs),
         )
-        state.delay_s = self._request.poll.initial_interval_s
-        self._set_snapshot(submitted)
+        # For Responses the submit creates the follow-up response: shielded like a start.
+        await self._create_shielded(
+            "submit_tool_outputs", self._backend.submit_tool_outputs, submit
+        )
 
     async def _run_tool(self, call_id: str) -> ToolOutput:
         call = next(c for c in self._snapshot.tool_calls if c.id == call_id)

@@ -8,9 +8,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
@@ -21,8 +20,6 @@ from bridge.server import RunningBridge
 from durable_runs.models import PollPolicy, RunEvent, RunRequest, RunResult
 from emulator.server import RunningEmulator
 from workflows.run import AssistantRunWorkflow
-
-T = TypeVar("T")
 
 WEATHER = "What is the weather in Paris and Tokyo, in Fahrenheit?"
 WEATHER_TOOLS = ["get_weather", "celsius_to_fahrenheit"]
@@ -81,26 +78,6 @@ async def result_of(handle: WorkflowHandle[AssistantRunWorkflow, RunResult]) -> 
     """The workflow's result, bounded well below the safety poll."""
     async with asyncio.timeout(RESULT_TIMEOUT_S):
         return await handle.result(rpc_timeout=None)
-
-
-async def wait_for(
-    probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 15.0, what: str = "condition"
-) -> T:
-    """Call `probe` until it returns something truthy (backing off briefly); fail after the bound.
-
-    Raises:
-        AssertionError: When the bound passes first.
-    """
-    deadline = time.monotonic() + timeout_s
-    delay = 0.02
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.2)
 
 
 async def objects_of(emulator: RunningEmulator, workflow_id: str) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from durable_runs.settings import Settings
 from emulator.config import EmulatorConfig
 from emulator.server import RunningEmulator, running_emulator
 from tests.conftest import TEST_API_KEY, WorkerFactory
+from tests.waiting import wait_for
 from tests.webhooks.helpers import (
     bridge_health,
     objects_of,
@@ -23,7 +24,6 @@ from tests.webhooks.helpers import (
     result_of,
     signed_delivery,
     start,
-    wait_for,
 )
 from workflows.run import AssistantRunWorkflow
 

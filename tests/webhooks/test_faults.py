@@ -9,6 +9,7 @@ from temporalio.client import Client
 from bridge.server import RunningBridge
 from durable_runs.models import RunEvent
 from emulator.server import RunningEmulator
+from tests.waiting import wait_for
 from tests.webhooks.helpers import (
     SAFETY_POLL_1S,
     WEATHER,
@@ -19,7 +20,6 @@ from tests.webhooks.helpers import (
     request,
     result_of,
     start,
-    wait_for,
 )
 
 STATUS_ORDER = {"queued": 0, "in_progress": 1, "requires_action": 2, "completed": 3}

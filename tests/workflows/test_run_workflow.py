@@ -7,10 +7,10 @@ import json
 
 import pytest
 from openai import AsyncOpenAI
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 
-from durable_runs.models import PollPolicy
+from durable_runs.models import PollPolicy, RunResult
 from emulator.server import RunningEmulator
 from tests.conftest import WorkerFactory
 from tests.waiting import wait_for
@@ -219,6 +219,35 @@ async def test_workflow_cancellation_cancels_the_run(
             await handle.result()
     assert isinstance(failure.value.cause, CancelledError)
     await _wait_for_status(emulator, handle.id, "cancelled")
+
+
+async def test_cancellation_during_create_still_cancels_the_created_run(
+    client: Client, worker_factory: WorkerFactory, emulator: RunningEmulator, backend: str
+) -> None:
+    # The first create attempt is refused with a 1.5 s Retry-After: the workflow is cancelled
+    # while its create is in flight, and must still cancel the run the retry creates.
+    metadata = {
+        "emu_outcome": "stay_queued",
+        "emu_create_rate_limit": "1",
+        "emu_retry_after_ms": "1500",
+    }
+    async with worker_factory(client) as queue:
+        handle = await start(client, queue, request(backend=backend, metadata=metadata))
+        await wait_for(lambda: _create_attempted(handle), what="first create attempt")
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert isinstance(failure.value.cause, CancelledError)
+    await _wait_for_status(emulator, handle.id, "cancelled")
+
+
+async def _create_attempted(handle: WorkflowHandle[AssistantRunWorkflow, RunResult]) -> bool:
+    history = await handle.fetch_history()
+    return any(
+        e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name.endswith(".start")
+        for e in history.events
+    )
 
 
 async def test_retried_create_makes_no_second_run(
