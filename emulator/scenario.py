@@ -28,7 +28,7 @@ class PlannedCall:
 
 @dataclass(frozen=True)
 class Scenario:
-    """The knobs of one run or response (see `emulator/README.md` for the table)."""
+    """The knobs of one run or response (the README section "Scenario knobs" has the table)."""
 
     queued_ms: float = 100.0
     duration_ms: float = 400.0

@@ -53,6 +53,8 @@ TOOL_TIMEOUT = timedelta(minutes=5)
 TOOL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 """Tools heartbeat while they run, so a crashed worker's tool call is retried within seconds."""
 TOOL_RETRY = RetryPolicy(maximum_attempts=5)
+SHIELDED_CREATE_PATCH = "shielded-create"
+"""Patch id: creates finish before a cancellation is handled (older histories did not)."""
 REMEMBERED_EVENT_IDS = 500
 """How many applied webhook ids a run remembers (duplicates come close together)."""
 
@@ -242,6 +244,9 @@ class AssistantRunWorkflow:
             self._state.delay_s = self._request.poll.initial_interval_s
             self._set_snapshot(snapshot)
 
+        if not workflow.patched(SHIELDED_CREATE_PATCH):
+            await create()  # histories recorded before the shield replay as they ran
+            return
         self._creating = asyncio.ensure_future(create())
         await asyncio.shield(self._creating)
 

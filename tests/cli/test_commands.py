@@ -58,7 +58,7 @@ async def test_run_status_list(
             assert "answer  4" in ran.out
             assert "completed" in ran.out
             assert f"http://ui.test:8233/namespaces/default/workflows/{workflow_id}" in ran.out
-            assert "API calls" in ran.out and "answer 1" in ran.out
+            assert "API calls" in ran.out and "start 1" in ran.out and "read " in ran.out
 
             status = await cli(["status", workflow_id], capsys)
             assert status.code == 0, status.err

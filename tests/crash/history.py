@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowHandle
 
 TOOL_ACTIVITY = "tools.run"
 TIMER_MARGIN_S = 0.3
@@ -61,51 +60,3 @@ def worker_identities(history: list[HistoryEvent]) -> set[str]:
         for e in history
         if e.HasField("workflow_task_started_event_attributes")
     }
-
-
-def heartbeat_timeout_s(history: list[HistoryEvent], activity_id: str) -> float:
-    """The heartbeat timeout the workflow scheduled an activity with (0: none)."""
-    for event in history:
-        if event.HasField("activity_task_scheduled_event_attributes"):
-            attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_id == activity_id:
-                return attrs.heartbeat_timeout.ToTimedelta().total_seconds()
-    raise LookupError(activity_id)
-
-
-async def orphaned_tool_attempts(handle: WorkflowHandle[Any, Any]) -> list[str]:
-    """Ids of tool activities Temporal still believes running (their worker may be dead)."""
-    description = await handle.describe()
-    return [
-        p.activity_id
-        for p in description.raw_description.pending_activities
-        if p.activity_type.name == TOOL_ACTIVITY
-        and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-    ]
-
-
-async def release_orphaned_tool_attempts(client: Client, handle: WorkflowHandle[Any, Any]) -> int:
-    """Fail the attempts of tool activities whose worker was killed, when nothing else would.
-
-    The run workflow schedules tools with a 5-minute start-to-close timeout and no heartbeat
-    timeout, so Temporal learns of a dead worker only after 5 minutes (see the crash-suite
-    report). Until that is fixed this plays the operator: it fails each orphaned attempt by id
-    (what a heartbeat timeout would do), and Temporal's retry policy runs the tool again on the
-    live worker. With a heartbeat timeout in place it does nothing: Temporal retries by itself.
-
-    Returns:
-        The number of attempts failed.
-    """
-    history = await events(handle)
-    released = 0
-    for activity_id in await orphaned_tool_attempts(handle):
-        if heartbeat_timeout_s(history, activity_id) > 0:
-            continue
-        activity = client.get_async_activity_handle(
-            workflow_id=handle.id, run_id=handle.result_run_id, activity_id=activity_id
-        )
-        await activity.fail(
-            ApplicationError("the worker running this tool was killed", type="WorkerLost")
-        )
-        released += 1
-    return released

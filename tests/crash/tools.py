@@ -5,8 +5,8 @@ directory named by `CRASH_LEDGER_DIR`:
 
 - `invocations.jsonl`: one line per raw invocation phase (`started`, `applied`, `done`), with the
   pid: shows at-least-once execution across crashes.
-- `effects/<digest>`: created with `O_EXCL` once per idempotency key; `effects.jsonl` gets one
-  line per effect actually applied. A retried call with the same key applies nothing.
+- `effects/<digest>`: one file per idempotency key, holding the effect, published atomically
+  (`link`). A retried call with the same key applies nothing.
 
 `CRASH_TOOL_MODE` chooses how this process's tools behave:
 
@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -65,14 +66,21 @@ class Ledger:
         )
 
     def apply_effect(self, tool: str, key: str, value: Any) -> bool:
-        """Apply the tool's effect once per key; True when this call applied it."""
-        digest = hashlib.sha256(key.encode()).hexdigest()
+        """Apply the tool's effect once per key; True when this call applied it.
+
+        The effect is one file per key, published whole by `link` (atomic, and it fails when
+        the key already has one), so a process killed at any instant leaves no half effect.
+        """
+        effects = self.directory / "effects"
+        final = effects / hashlib.sha256(key.encode()).hexdigest()
+        draft = effects / f".draft-{os.getpid()}-{threading.get_ident()}"
+        draft.write_text(json.dumps({"tool": tool, "key": key, "value": value}))
         try:
-            fd = os.open(self.directory / "effects" / digest, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            os.link(draft, final)
         except FileExistsError:
             return False
-        os.close(fd)
-        self._append("effects.jsonl", {"tool": tool, "key": key, "value": value})
+        finally:
+            draft.unlink()
         return True
 
     def _read(self, name: str) -> list[dict[str, Any]]:
@@ -88,7 +96,8 @@ class Ledger:
 
     def effects(self) -> list[dict[str, Any]]:
         """Effects applied (one per key when idempotency holds)."""
-        return self._read("effects.jsonl")
+        published = sorted((self.directory / "effects").glob("[!.]*"), key=os.path.getmtime)
+        return [json.loads(path.read_text()) for path in published]
 
     def release(self) -> None:
         """Let blocked tools go on."""
