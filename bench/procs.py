@@ -18,11 +18,8 @@ from typing import Any
 import httpx
 import psutil
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from durable_runs.devserver import TIMER_PRECISION_ARGS, temporal_cli
-from durable_runs.search_attributes import ALL_KEYS
+from durable_runs.devserver import start_dev_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 """The project root: the working directory of child processes (`worker.py` lives there)."""
@@ -109,13 +106,7 @@ class Meter:
 @asynccontextmanager
 async def temporal_server() -> AsyncIterator[Client]:
     """The real Temporal dev server with our search attributes and timer precision."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()),
-        search_attributes=ALL_KEYS,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-        dev_server_extra_args=TIMER_PRECISION_ARGS,
-    )
+    env = await start_dev_environment()
     async with env:
         yield env.client
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
-from durable_runs.search_attributes import dev_server_args
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from durable_runs.search_attributes import ALL_KEYS, dev_server_args
 
 TIMER_PRECISION_ARGS = [
     "--dynamic-config-value",
@@ -55,3 +59,21 @@ def start_dev_args(
     if db_filename:
         args += ["--db-filename", db_filename]
     return args
+
+
+async def start_dev_environment(**overrides: Any) -> WorkflowEnvironment:
+    """The dev server as a `WorkflowEnvironment` (tests, benchmarks, history recording).
+
+    Our `temporal` binary, search attributes, pydantic payloads and timer precision; keyword
+    arguments of `WorkflowEnvironment.start_local` (e.g. `ui=True, ui_port=...`, `port=...`)
+    override or add to them.
+    """
+    options: dict[str, Any] = {
+        "dev_server_existing_path": str(temporal_cli()),
+        "search_attributes": ALL_KEYS,
+        "data_converter": pydantic_data_converter,
+        "dev_server_log_level": "error",
+        "dev_server_extra_args": TIMER_PRECISION_ARGS,
+        **overrides,
+    }
+    return await WorkflowEnvironment.start_local(**options)

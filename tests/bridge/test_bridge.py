@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,20 +19,19 @@ import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bridge.server import RunningBridge, running_bridge
 from bridge.state import BridgeConfig
+from durable_runs.devserver import start_dev_environment
 from durable_runs.models import RunEvent
-from durable_runs.search_attributes import ALL_KEYS, OPENAI_RUN_ID
+from durable_runs.search_attributes import OPENAI_RUN_ID
 from durable_runs.settings import Settings
 from tests.bridge.signing import event_body, new_secret, run_object, signed_headers
 
 SECRET = new_secret()
 OLD_SECRET = new_secret()
-TEMPORAL_CLI = str(__import__("pathlib").Path(sys.executable).parent / "temporal")
 
 
 @workflow.defn(sandboxed=False)
@@ -445,13 +443,7 @@ async def test_temporal_unreachable_is_503_then_the_retry_succeeds(http: httpx.A
         assert response.headers["retry-after"]
         assert (await counters(http, bridge))["temporal_unavailable"] == 1
 
-        env = await WorkflowEnvironment.start_local(
-            port=port,
-            dev_server_existing_path=TEMPORAL_CLI,
-            search_attributes=ALL_KEYS,
-            data_converter=pydantic_data_converter,
-            dev_server_log_level="error",
-        )
+        env = await start_dev_environment(port=port)
         async with env:
             handle = await env.client.start_workflow(
                 RecordingWorkflow.run, None, id=workflow_id, task_queue="nobody-polls"

@@ -25,15 +25,12 @@ from typing import Any
 
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import CancelledError
-from temporalio.testing import WorkflowEnvironment
 
 from activities.demo_tools import demo_registry
 from bridge.server import running_bridge
-from durable_runs.devserver import TIMER_PRECISION_ARGS, temporal_cli
+from durable_runs.devserver import start_dev_environment
 from durable_runs.models import PollPolicy, RunRequest, RunResult
-from durable_runs.search_attributes import ALL_KEYS
 from durable_runs.settings import Settings
 from emulator.config import EmulatorConfig
 from emulator.server import RunningEmulator, running_emulator
@@ -240,13 +237,7 @@ async def record(client: Client, emulator: RunningEmulator, scenario: Scenario) 
 async def main(names: list[str]) -> None:
     """Record the named scenarios (all when none are named)."""
     chosen = [s for s in SCENARIOS if not names or s.name in names]
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()),
-        search_attributes=ALL_KEYS,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-        dev_server_extra_args=TIMER_PRECISION_ARGS,
-    ) as env:
+    async with await start_dev_environment() as env:
         client = env.client
         async with running_emulator() as emulator, worker(client, emulator):
             for scenario in (s for s in chosen if not s.webhooks):

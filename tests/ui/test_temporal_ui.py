@@ -22,13 +22,10 @@ from urllib.parse import quote
 import pytest
 from openai import AsyncOpenAI
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from activities.demo_tools import demo_registry
-from durable_runs.devserver import TIMER_PRECISION_ARGS, temporal_cli
+from durable_runs.devserver import start_dev_environment
 from durable_runs.models import PollPolicy, RunRequest
-from durable_runs.search_attributes import ALL_KEYS
 from worker import build_workers, run_workers
 from workflows.run import AssistantRunWorkflow
 
@@ -100,15 +97,7 @@ async def ui_stack(openai_client: AsyncOpenAI) -> AsyncIterator[UiStack]:
     registry = demo_registry()
     registry.register(wait_for_approval)
     ui_port = _free_port()
-    env = await WorkflowEnvironment.start_local(
-        ui=True,
-        ui_port=ui_port,
-        dev_server_existing_path=str(temporal_cli()),
-        search_attributes=ALL_KEYS,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-        dev_server_extra_args=TIMER_PRECISION_ARGS,
-    )
+    env = await start_dev_environment(ui=True, ui_port=ui_port)
     async with env:
         client = env.client
         queue = f"ui-{uuid.uuid4()}"
