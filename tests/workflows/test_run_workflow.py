@@ -10,6 +10,7 @@ from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 
+from activities.tools import ToolRegistry
 from durable_runs.models import PollPolicy, RunResult
 from emulator.server import RunningEmulator
 from tests.conftest import WorkerFactory
@@ -298,3 +299,50 @@ async def _wait_for_status(emulator: RunningEmulator, workflow_id: str, status: 
         return bool(runs) and status in runs[-1]["status_times"]
 
     await wait_for(reached, what=f"run of {workflow_id} {status}")
+
+
+def _flaky_lookup(city: str) -> str:
+    """A tool that always raises."""
+    raise RuntimeError(f"weather service down for {city}")
+
+
+async def test_raising_tool_is_reported_to_the_model(
+    client: Client, worker_factory: WorkerFactory, backend: str
+) -> None:
+    registry = ToolRegistry()
+    registry.register(_flaky_lookup, name="get_weather")
+    plan = [[{"name": "get_weather", "arguments": {"city": "Oslo"}}]]
+    req = request(
+        "Plan.",
+        backend=backend,
+        tools=["get_weather"],
+        metadata={"emu_tool_plan": json.dumps(plan)},
+    )
+    async with worker_factory(client, registry=registry) as queue:
+        result = await (await start(client, queue, req)).result()
+    assert result.status == "completed"
+    assert "RuntimeError: weather service down for Oslo" in result.answer
+
+
+async def test_fatal_tool_fails_the_run_and_cancels_it_at_the_api(
+    client: Client, worker_factory: WorkerFactory, emulator: RunningEmulator, backend: str
+) -> None:
+    registry = ToolRegistry()
+    registry.register(_flaky_lookup, name="get_weather", fatal=True)
+    plan = [[{"name": "get_weather", "arguments": {"city": "Oslo"}}]]
+    metadata = {"emu_tool_plan": json.dumps(plan)}
+    req = request("Plan.", backend=backend, tools=["get_weather"], metadata=metadata)
+    async with worker_factory(client, registry=registry) as queue:
+        handle = await start(client, queue, req)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "tool get_weather failed" in str(failure.value.cause)
+    if backend == "assistants":  # a run waiting in requires_action is cancelled at the API
+        await _wait_for_status(emulator, handle.id, "cancelled")
+    history = await handle.fetch_history()
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert max(attempts) == 1  # a fatal tool is not retried
