@@ -26,9 +26,13 @@ from activities.tools import ToolActivities, ToolRegistry
 from durable_runs.search_attributes import ensure_registered
 from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
 from durable_runs.temporal import connect
-from workflows import WORKFLOWS
+from workflows.run import AssistantRunWorkflow
+from workflows.triage import SupportTicketTriageWorkflow
 
 log = logging.getLogger("durable_runs.worker")
+
+WORKFLOWS = [AssistantRunWorkflow, SupportTicketTriageWorkflow]
+"""Every workflow the worker registers."""
 
 MISSING_KEY = (
     "OPENAI_API_KEY is not set: the worker needs it to call the OpenAI API. Set OPENAI_API_KEY "

@@ -19,7 +19,7 @@ from temporalio.worker import Replayer
 
 from durable_runs.models import RunRequest, RunResult
 from tests.histories.record import SCENARIOS, workflow_id_for
-from workflows import WORKFLOWS
+from worker import WORKFLOWS
 from workflows.run import AssistantRunWorkflow
 
 HISTORY_DIR = Path(__file__).parent / "histories"

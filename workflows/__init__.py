@@ -1,7 +1,6 @@
-"""Workflows: the run state machine and an example business workflow."""
+"""Workflows: the run state machine (`workflows.run`), the child-workflow helpers
+(`workflows.child`) and an example business workflow (`workflows.triage`).
 
-from workflows.run import AssistantRunWorkflow
-from workflows.triage import SupportTicketTriageWorkflow
-
-WORKFLOWS = [AssistantRunWorkflow, SupportTicketTriageWorkflow]
-"""Every workflow the worker registers."""
+Deliberately empty otherwise: the sandbox re-imports this package with every workflow run, so it
+imports none of its modules (the worker's `WORKFLOWS` list does).
+"""
