@@ -150,8 +150,7 @@ class AssistantsActivities:
     async def read(self, ref: ObjectRef) -> RunSnapshot:
         """Retrieve the run once; the snapshot carries the server's poll-after hint.
 
-        A run seen `completed` comes back with its answer (one more call in the same activity),
-        saving the workflow a separate `answer` step.
+        One activity, one API request: the OpenAI queue's rate limit counts activities.
         """
         assert ref.thread_id is not None
         try:
@@ -160,11 +159,7 @@ class AssistantsActivities:
             )
         except openai.OpenAIError as err:
             raise to_application_error(err, operation="retrieve run") from err
-        snapshot = snapshot_from_run(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
-        if snapshot.status == "completed":
-            answer = await self.answer(ref)
-            snapshot = snapshot.model_copy(update={"answer": answer.text})
-        return snapshot
+        return snapshot_from_run(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
 
     @activity.defn(name="assistants.submit_tool_outputs")
     async def submit_tool_outputs(self, input: SubmitInput) -> RunSnapshot:
