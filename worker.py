@@ -74,6 +74,15 @@ def load_tools(spec: str) -> ToolRegistry:
     return registry
 
 
+def per_second_rate(rpm: int) -> float:
+    """The task-queue rate that keeps every 60-second window within `rpm` requests.
+
+    The server's limiter is a token bucket that admits up to one second's worth at once, so a
+    minute can see 61 seconds' worth: divide by 61, not 60.
+    """
+    return rpm / 61
+
+
 def build_workers(
     client: Client,
     *,
@@ -122,7 +131,7 @@ def build_workers(
             responses.cancel,
             responses.answer,
         ],
-        max_task_queue_activities_per_second=openai_rpm / 60 if openai_rpm else None,
+        max_task_queue_activities_per_second=per_second_rate(openai_rpm) if openai_rpm else None,
     )
     return [main, api]
 
