@@ -367,7 +367,6 @@ class RunProgress(BaseModel):
     events_applied: int = 0
     tool_rounds: int = 0
     restarts: int = 0
-    histories: int = 1
 
 
 RunRequest.model_rebuild()

@@ -15,7 +15,9 @@ OPENAI_QUEUE_SUFFIX = "-openai"
 class Settings(BaseSettings):
     """Configuration read from the environment (and an optional `.env` file).
 
-    Names follow the openai SDK (`OPENAI_*`) and Temporal's env config (`TEMPORAL_*`).
+    Names follow the openai SDK (`OPENAI_*`) and Temporal's env config (`TEMPORAL_*`);
+    `TEMPORAL_API_KEY` and `TEMPORAL_TLS*` are read by Temporal's own env config when
+    `durable_runs.temporal.connect` builds the client, so they have no field here.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -31,8 +33,6 @@ class Settings(BaseSettings):
 
     temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
-    temporal_api_key: SecretStr | None = Field(default=None, alias="TEMPORAL_API_KEY")
-    temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
     temporal_ui_url: str = Field(default="http://localhost:8233", alias="TEMPORAL_UI_URL")
 
     backend: Literal["assistants", "responses"] | None = Field(

@@ -157,7 +157,6 @@ class AssistantRunWorkflow:
                     continue
                 return await self._finish(snapshot.status)
             if self._should_continue_as_new():
-                state.histories += 1
                 workflow.continue_as_new(self._request.model_copy(update={"progress": state}))
             await self._wait_and_check()
 
