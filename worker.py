@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from openai import AsyncOpenAI
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from activities.assistants import AssistantsActivities
 from activities.responses import ResponsesActivities
@@ -111,6 +111,8 @@ def build_workers(
         workflows=WORKFLOWS,
         activities=[ToolActivities(tools).run_tool],
         max_cached_workflows=max_cached_workflows,
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(),
     )
     assistants = AssistantsActivities(openai, tools)
     responses = ResponsesActivities(openai, tools)
@@ -132,6 +134,7 @@ def build_workers(
             responses.answer,
         ],
         max_task_queue_activities_per_second=per_second_rate(openai_rpm) if openai_rpm else None,
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(),
     )
     return [main, api]
 
