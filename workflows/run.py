@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RunTimings,
         StartInput,
         SubmitInput,
+        ToolCall,
         ToolCallInput,
         ToolOutput,
     )
@@ -131,7 +132,7 @@ class AssistantRunWorkflow:
                 await self._start_object()
             return await self._loop(state)
         except TimedOut:
-            return await self._finish_cancelled("timed_out")
+            return await self._finish_timed_out()
         except asyncio.CancelledError:
             # Cancellation is delivered once: activities started from here still run.
             if self._creating is not None and not self._creating.done():
@@ -251,7 +252,7 @@ class AssistantRunWorkflow:
 
     async def _tool_round(self, snapshot: RunSnapshot) -> None:
         state = self._state
-        outputs = await asyncio.gather(*(self._run_tool(call.id) for call in snapshot.tool_calls))
+        outputs = await asyncio.gather(*(self._run_tool(call) for call in snapshot.tool_calls))
         state.submitted_call_ids += [c.id for c in snapshot.tool_calls]
         state.step += 1
         state.tool_rounds += 1
@@ -267,8 +268,7 @@ class AssistantRunWorkflow:
             "submit_tool_outputs", self._backend.submit_tool_outputs, submit
         )
 
-    async def _run_tool(self, call_id: str) -> ToolOutput:
-        call = next(c for c in self._snapshot.tool_calls if c.id == call_id)
+    async def _run_tool(self, call: ToolCall) -> ToolOutput:
         try:
             return await workflow.execute_activity_method(
                 ToolActivities.run_tool,
@@ -297,13 +297,13 @@ class AssistantRunWorkflow:
             await self._api("cancel", cancel, self._ref(state.snapshot), budget=CANCEL_BUDGET)
         )
 
-    async def _finish_cancelled(self, status: str) -> RunResult:
+    async def _finish_timed_out(self) -> RunResult:
         await self._cancel_remote()
         error = RunError(
             code="deadline_exceeded",
             message=f"no result within {self._request.poll.deadline_s:g} s; the run was cancelled",
         )
-        return self._result(status, "", error)
+        return self._result("timed_out", "", error)
 
     async def _finish(self, status: str) -> RunResult:
         answer = Answer(text="")

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from openai import AsyncOpenAI
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 
 from bridge.server import RunningBridge
@@ -15,6 +14,7 @@ from emulator.config import EmulatorConfig
 from emulator.server import RunningEmulator, running_emulator
 from tests.conftest import TEST_API_KEY, WorkerFactory
 from tests.webhooks.helpers import objects_of, request, result_of, retrieves, start
+from tests.workflows.helpers import activity_attempts
 
 FAILS_FAST_S = 5.0
 """Bound on the failure: the first activity retry alone would wait 1 s, then 2 s, ..."""
@@ -53,13 +53,7 @@ async def test_assistants_run_fails_fast_naming_the_responses_backend(
     assert "DURABLE_RUNS_BACKEND=responses" in message, message
     assert "Responses" in message
     assert elapsed < FAILS_FAST_S
-    history = await handle.fetch_history()
-    attempts = [
-        e.activity_task_started_event_attributes.attempt
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-    ]
-    assert attempts == [1]  # one prepare attempt, no retries
+    assert await activity_attempts(handle) == [1]  # one prepare attempt, no retries
     stats = await removed.stats()
     assert stats["calls"] == {"POST /v1/assistants": 1}, stats["calls"]  # asked once, 404
     assert stats["status_codes"] == {"404": 1}

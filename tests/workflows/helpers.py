@@ -32,6 +32,16 @@ async def start(
     )
 
 
+async def activity_attempts(handle: WorkflowHandle[Any, Any]) -> list[int]:
+    """The attempt number of every activity task the workflow's history shows started."""
+    history = await handle.fetch_history()
+    return [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+
+
 async def runs_of(emulator: RunningEmulator, workflow_id: str) -> list[dict[str, Any]]:
     """The emulator's records of every run (or response) created for a workflow."""
     stats = await emulator.stats()

@@ -15,7 +15,7 @@ from durable_runs.models import PollPolicy, RunResult
 from emulator.server import RunningEmulator
 from tests.conftest import WorkerFactory
 from tests.waiting import wait_for
-from tests.workflows.helpers import FAST_POLL, request, runs_of, start
+from tests.workflows.helpers import FAST_POLL, activity_attempts, request, runs_of, start
 from workflows.run import AssistantRunWorkflow
 
 BACKENDS = ["assistants", "responses"]
@@ -183,12 +183,7 @@ async def test_bad_key_fails_fast_naming_the_variable(
         with pytest.raises(WorkflowFailureError) as failure:
             await asyncio.wait_for(handle.result(), timeout=20)
     assert "OPENAI_API_KEY" in str(failure.value.cause)
-    history = await handle.fetch_history()
-    attempts = [
-        e.activity_task_started_event_attributes.attempt
-        for e in history.events
-        if e.HasField("activity_task_started_event_attributes")
-    ]
+    attempts = await activity_attempts(handle)
     assert attempts and set(attempts) == {1}  # no activity was retried
 
 
@@ -260,12 +255,7 @@ async def test_retried_create_makes_no_second_run(
         result = await handle.result()
     assert result.status == "completed"
     assert len(await runs_of(emulator, handle.id)) == 1
-    history = await handle.fetch_history()
-    attempts = [
-        e.activity_task_started_event_attributes.attempt
-        for e in history.events
-        if e.HasField("activity_task_started_event_attributes")
-    ]
+    attempts = await activity_attempts(handle)
     assert max(attempts) == 2  # the create was retried, and found its run
 
 
@@ -339,10 +329,5 @@ async def test_fatal_tool_fails_the_run_and_cancels_it_at_the_api(
     assert "tool get_weather failed" in str(failure.value.cause)
     if backend == "assistants":  # a run waiting in requires_action is cancelled at the API
         await _wait_for_status(emulator, handle.id, "cancelled")
-    history = await handle.fetch_history()
-    attempts = [
-        e.activity_task_started_event_attributes.attempt
-        for e in history.events
-        if e.HasField("activity_task_started_event_attributes")
-    ]
+    attempts = await activity_attempts(handle)
     assert max(attempts) == 1  # a fatal tool is not retried
