@@ -105,7 +105,7 @@ class Meter:
 
 @asynccontextmanager
 async def temporal_server() -> AsyncIterator[Client]:
-    """The real Temporal dev server with our search attributes and timer precision."""
+    """The real Temporal dev server with our search attributes and latency settings."""
     env = await start_dev_environment()
     async with env:
         yield env.client

@@ -12,11 +12,34 @@ from temporalio.testing import WorkflowEnvironment
 
 from durable_runs.search_attributes import ALL_KEYS, dev_server_args
 
-TIMER_PRECISION_ARGS = [
-    "--dynamic-config-value",
+QUEUE_READER_POLLS_PER_S = 1000
+"""How often each history queue reader may read new tasks (the server's default is 20)."""
+
+
+def _dynamic_config(*values: str) -> list[str]:
+    return [arg for value in values for arg in ("--dynamic-config-value", value)]
+
+
+LATENCY_ARGS = _dynamic_config(
     'history.timerProcessorMaxTimeShift="10ms"',
-]
-"""The dev server may fire a timer up to 1 s late by default; sub-second backoff needs less."""
+    *(
+        f"history.{queue}ProcessorMaxPollRPS={QUEUE_READER_POLLS_PER_S}"
+        for queue in ("transfer", "timer", "visibility")
+    ),
+    "matching.numTaskqueueReadPartitions=1",
+    "matching.numTaskqueueWritePartitions=1",
+)
+"""Dynamic config for prompt task dispatch on the single-node dev server.
+
+- The dev server may fire a timer up to 1 s late by default; sub-second backoff needs less.
+- It keeps all workflows on one history shard, whose transfer, timer and visibility readers
+  each read new tasks at most 20 times a second by default. Past about 20 tasks a second (100
+  concurrent runs) every workflow task, activity and timer then waits up to 50 ms in history
+  before matching sees it. A production cluster spreads workflows over many shards.
+- One partition per task queue: the OpenAI queue's rate limit and task priorities then apply
+  to the whole queue, not to each of four partitions separately (a call that should go first
+  waits only for the next token of the whole budget).
+"""
 
 
 def temporal_cli() -> Path:
@@ -42,7 +65,7 @@ def temporal_test_server() -> Path:
 def start_dev_args(
     *, port: int = 7233, ui_port: int = 8233, db_filename: str | None = None
 ) -> list[str]:
-    """Arguments of `temporal server start-dev` with our search attributes and timer precision."""
+    """Arguments of `temporal server start-dev` with our search attributes and `LATENCY_ARGS`."""
     args = [
         str(temporal_cli()),
         "server",
@@ -54,7 +77,7 @@ def start_dev_args(
         "--log-level",
         "error",
         *dev_server_args(),
-        *TIMER_PRECISION_ARGS,
+        *LATENCY_ARGS,
     ]
     if db_filename:
         args += ["--db-filename", db_filename]
@@ -64,7 +87,7 @@ def start_dev_args(
 async def start_dev_environment(**overrides: Any) -> WorkflowEnvironment:
     """The dev server as a `WorkflowEnvironment` (tests, benchmarks, history recording).
 
-    Our `temporal` binary, search attributes, pydantic payloads and timer precision; keyword
+    Our `temporal` binary, search attributes, pydantic payloads and `LATENCY_ARGS`; keyword
     arguments of `WorkflowEnvironment.start_local` (e.g. `ui=True, ui_port=...`, `port=...`)
     override or add to them.
     """
@@ -73,7 +96,7 @@ async def start_dev_environment(**overrides: Any) -> WorkflowEnvironment:
         "search_attributes": ALL_KEYS,
         "data_converter": pydantic_data_converter,
         "dev_server_log_level": "error",
-        "dev_server_extra_args": TIMER_PRECISION_ARGS,
+        "dev_server_extra_args": LATENCY_ARGS,
         **overrides,
     }
     return await WorkflowEnvironment.start_local(**options)

@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio import exceptions as temporal_exceptions
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import Priority, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -61,6 +61,17 @@ REMEMBERED_EVENT_IDS = 500
 
 STATUS_RANK = {"queued": 0, "in_progress": 1, "requires_action": 2, "cancelling": 3}
 """Order of non-terminal statuses within one step, so a late event never moves a run back."""
+
+CALL_PRIORITY: dict[ActivityKind, int] = {
+    "cancel": 1,
+    "read": 2,
+    "submit_tool_outputs": 2,
+    "answer": 2,
+    "start": 3,
+    "prepare": 4,
+}
+"""Task-queue priority of each API call (1 goes first): when the rate budget binds, calls that
+move a started run on go ahead of the calls that begin new runs."""
 
 BACKENDS: dict[str, type[AssistantsActivities] | type[ResponsesActivities]] = {
     "assistants": AssistantsActivities,
@@ -392,6 +403,7 @@ class AssistantRunWorkflow:
                 schedule_to_close_timeout=budget,
                 retry_policy=API_RETRY,
                 summary=f"{self._request.backend} {kind}",
+                priority=Priority(priority_key=CALL_PRIORITY[kind]),
             )
         except ActivityError as err:
             if isinstance(err.cause, temporal_exceptions.TimeoutError) and kind != "cancel":
