@@ -29,7 +29,8 @@ from bridge.server import running_bridge
 from durable_runs.settings import Settings
 
 DEFAULT_RPM = 6000
-"""Default API budget: not binding at 10 or 100 runs, binding at 1,000."""
+"""Default API budget per minute: more than any size here asks for in a minute (the README's
+1,000-run figures use `--rpm 3000`, which binds)."""
 
 
 def new_webhook_secret() -> str:
