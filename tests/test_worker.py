@@ -1,0 +1,50 @@
+"""The worker's start-up: bytecode for the modules the sandbox re-imports with every run."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from worker import cache_workflow_bytecode
+
+WORKFLOW_SOURCE = """
+from temporalio import workflow
+
+
+@workflow.defn
+class ExampleWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        return "done"
+"""
+
+
+def test_bytecode_is_written_even_when_python_would_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    source = tmp_path / "example_workflows" / "example.py"
+    source.parent.mkdir()
+    source.write_text(WORKFLOW_SOURCE)
+    spec = importlib.util.spec_from_file_location("example_workflows.example", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    assert not cached.exists()  # the import itself wrote none
+
+    cache_workflow_bytecode([module.ExampleWorkflow])
+
+    assert cached.exists()
+    # A stale cache is rewritten: the sandbox would otherwise compile the new source every run.
+    source.write_text(WORKFLOW_SOURCE.replace('"done"', '"changed"'))
+    later = source.stat().st_mtime + 10  # the cache records whole seconds
+    os.utime(source, (later, later))
+    stale = cached.read_bytes()
+    cache_workflow_bytecode([module.ExampleWorkflow])
+    assert cached.read_bytes() != stale
