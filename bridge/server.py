@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ from fastapi import FastAPI
 
 from bridge.app import HEALTH_PATH, WEBHOOK_PATH, create_app
 from bridge.state import BridgeConfig, BridgeState
+from durable_runs.serving import serving
 from durable_runs.settings import Settings
 
 
@@ -100,28 +99,7 @@ async def running_bridge(
         RuntimeError: When the server stops during startup (e.g. its lifespan failed).
     """
     app = create_app(settings, config=config)
-    # Bind here, not in uvicorn: a bind failure is then an OSError for the caller, not a
-    # SystemExit inside a task, and port 0 resolves before the server starts.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    bound_port: int = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="on", log_level=log_level, timeout_graceful_shutdown=5)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"bridge:{bound_port}")
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # re-raise what stopped it
-                raise RuntimeError("the bridge stopped during startup")
-            await asyncio.sleep(0.01)
-        yield RunningBridge(app=app, host=host, port=bound_port)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serving(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5
+    ) as served:
+        yield RunningBridge(app=app, host=host, port=served.port)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,8 +9,8 @@ from typing import Any
 
 import httpx
 import uvicorn
-from starlette.types import ASGIApp
 
+from durable_runs.serving import serving
 from emulator.app import create_app
 from emulator.config import EmulatorConfig
 from emulator.state import EmulatorState
@@ -63,47 +61,6 @@ class RunningEmulator:
             response.raise_for_status()
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
-@asynccontextmanager
-async def serving(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve any ASGI app with uvicorn as a task of the current loop (tests, webhook receivers).
-
-    Args:
-        app: The app.
-        host: Interface to bind.
-        port: Port to bind; 0 picks a free one.
-
-    Yields:
-        The root URL (`http://host:port`), once the server accepts connections.
-    """
-    sock = _bind(host, port)
-    bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn :{bound_port}")
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("server stopped during startup")
-            await asyncio.sleep(0.01)
-        yield f"http://{host}:{bound_port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
 @asynccontextmanager
 async def running_emulator(
     config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
@@ -119,7 +76,8 @@ async def running_emulator(
         The running emulator, once it accepts connections.
     """
     app = create_app(config)
-    async with serving(app, host=host, port=port) as root:
+    async with serving(app, host=host, port=port, access_log=False) as served:
+        root = served.root_url
         yield RunningEmulator(root_url=root, base_url=f"{root}/v1", app_state=app.state.emulator)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from emulator.server import serving
+from durable_runs.serving import serving
 
 
 @dataclass
@@ -64,6 +64,6 @@ async def running_receiver(
         receiver.received.append(Received(dict(request.headers), body, time.time(), status))
         return Response(status_code=status)
 
-    async with serving(app) as root:
-        receiver.url = f"{root}/webhooks/openai"
+    async with serving(app) as served:
+        receiver.url = f"{served.root_url}/webhooks/openai"
         yield receiver
