@@ -357,6 +357,8 @@ class RunProgress(BaseModel):
     snapshot: RunSnapshot | None = None
     step: int = 0
     delay_s: float = 0.0
+    check_due_at: datetime | None = None
+    """When the backoff schedule's next check is due (None in state carried by older runs)."""
     submitted_call_ids: list[str] = Field(default_factory=list)
     object_ids: list[str] = Field(default_factory=list)
     usage_by_object: dict[str, Usage] = Field(default_factory=dict)

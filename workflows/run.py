@@ -56,6 +56,9 @@ TOOL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 TOOL_RETRY = RetryPolicy(maximum_attempts=5)
 SHIELDED_CREATE_PATCH = "shielded-create"
 """Patch id: creates finish before a cancellation is handled (older histories did not)."""
+MIN_WAIT_SHARE = 0.5
+"""A check that ended late never brings the next one closer than this share of its interval,
+so a slow API or a binding budget is not answered with more reads."""
 REMEMBERED_EVENT_IDS = 500
 """How many applied webhook ids a run remembers (duplicates come close together)."""
 
@@ -174,29 +177,62 @@ class AssistantRunWorkflow:
 
     async def _wait_and_check(self) -> None:
         state = self._state
-        poll = self._request.poll
-        delay = poll.safety_poll_s if poll.webhooks else state.delay_s
-        hint = self._snapshot.poll_after_ms
-        if hint is not None:
-            delay = max(delay, hint / 1000)
+        wait = self._wait_s()
         remaining = (state.deadline_at - workflow.now()).total_seconds()
         if remaining <= 0:
             raise TimedOut
-        self._next_check_at = workflow.now() + timedelta(seconds=min(delay, remaining))
+        self._next_check_at = workflow.now() + timedelta(seconds=min(wait, remaining))
         try:
             await workflow.wait_condition(
-                lambda: bool(state.pending_events), timeout=min(delay, remaining)
+                lambda: bool(state.pending_events), timeout=min(wait, remaining)
             )
         except TimeoutError:
-            if delay >= remaining:
+            if wait >= remaining:
                 raise TimedOut from None
         self._next_check_at = None
         if state.pending_events:
             if not self._apply_events():
                 return
         else:
-            state.delay_s = min(state.delay_s * poll.backoff, poll.max_interval_s)
+            self._advance_schedule()
         await self._read()
+
+    def _wait_s(self) -> float:
+        """Seconds to wait before the next check.
+
+        Polling, checks are due on the backoff schedule counted from the create (0.5, 1.25,
+        2.375 s … after it), so the time each check takes does not add up over the run as it
+        does in a sleep-then-retrieve loop. The server's poll-after hint is a lower bound; a
+        check it puts off moves the schedule with it. In webhook mode the wait is the safety
+        poll.
+        """
+        state = self._state
+        poll = self._request.poll
+        hint_s = (self._snapshot.poll_after_ms or 0) / 1000
+        if poll.webhooks:
+            return max(poll.safety_poll_s, hint_s)
+        if state.check_due_at is None:
+            return max(state.delay_s, hint_s)  # state carried over from an older run
+        now = workflow.now()
+        wait = max((state.check_due_at - now).total_seconds(), state.delay_s * MIN_WAIT_SHARE)
+        if hint_s > wait:
+            wait = hint_s
+            state.check_due_at = now + timedelta(seconds=hint_s)
+        return wait
+
+    def _restart_schedule(self) -> None:
+        """A new run or tool step: the first check is due one initial interval from now."""
+        state = self._state
+        state.delay_s = self._request.poll.initial_interval_s
+        state.check_due_at = workflow.now() + timedelta(seconds=state.delay_s)
+
+    def _advance_schedule(self) -> None:
+        """A due check is being made: the next one is due one (longer) interval after it."""
+        state = self._state
+        poll = self._request.poll
+        state.delay_s = min(state.delay_s * poll.backoff, poll.max_interval_s)
+        if state.check_due_at is not None:
+            state.check_due_at += timedelta(seconds=state.delay_s)
 
     def _apply_events(self) -> bool:
         """Apply pending events; True when one of them asks for a read (it had no snapshot)."""
@@ -252,7 +288,7 @@ class AssistantRunWorkflow:
 
         async def create() -> None:
             snapshot = await self._api(kind, method, arg)
-            self._state.delay_s = self._request.poll.initial_interval_s
+            self._restart_schedule()
             self._set_snapshot(snapshot)
 
         if not workflow.patched(SHIELDED_CREATE_PATCH):
