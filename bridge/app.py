@@ -81,7 +81,9 @@ async def receive_webhook(
     """
     event = delivery.event
     try:
-        target = route(event, webhook_id=delivery.webhook_id)
+        target = route(
+            event, webhook_id=delivery.webhook_id, signal_progress=state.config.signal_progress
+        )
     except EventDataError as exc:
         state.stats.bad_request += 1
         logger.warning("webhook %s rejected (400): %s", delivery.webhook_id, exc)
@@ -198,9 +200,10 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
         ValueError: When no webhook secret is configured.
     """
     settings = settings if settings is not None else get_settings()
-    config = (
-        config if config is not None else BridgeConfig(max_body_bytes=settings.webhook_max_bytes)
-    )
+    if config is None:
+        config = BridgeConfig(
+            max_body_bytes=settings.webhook_max_bytes, signal_progress=settings.webhook_progress
+        )
     secrets = settings.webhook_secrets
     if not secrets:
         raise ValueError("the bridge needs OPENAI_WEBHOOK_SECRET (whsec_...) to verify webhooks")

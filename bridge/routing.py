@@ -5,6 +5,9 @@
   event's snapshot.
 - `response.<status>` events carry only `data.id`: the owner is found by the `OpenAIRunId`
   search attribute, and the workflow reads the response itself.
+- Progress-only run events (`thread.run.queued`, `in_progress`, `cancelling`) are acknowledged
+  and ignored unless asked for: nothing in the run's loop waits for them, and each signal costs
+  the workflow a task (a third of its work in webhook mode).
 - Everything else (`batch.*`, `thread.run.step.*`, evals, fine-tuning...) is acknowledged and
   ignored.
 """
@@ -25,6 +28,8 @@ from durable_runs.search_attributes import OPENAI_RUN_ID
 _RUN_EVENT = re.compile(r"^thread\.run\.[a-z_]+$")  # not thread.run.step.*
 _RESPONSE_EVENT = re.compile(r"^response\.[a-z_]+$")
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+PROGRESS_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
+"""Run statuses whose events only report progress: the loop keeps waiting on each."""
 
 
 class EventDataError(ValueError):
@@ -57,15 +62,19 @@ class Ignored:
     reason: str
 
 
-def route(event: WebhookEvent, *, webhook_id: str) -> Target | Ignored:
+def route(
+    event: WebhookEvent, *, webhook_id: str, signal_progress: bool = False
+) -> Target | Ignored:
     """Decide where an event goes.
 
     Args:
         event: The verified event.
         webhook_id: The delivery's `webhook-id`, the workflow's dedup key.
+        signal_progress: Route progress-only run events too.
 
     Returns:
-        A `Target` for run and response events, `Ignored` for any other type.
+        A `Target` for run and response events, `Ignored` for progress-only run events (unless
+        `signal_progress`) and for any other type.
 
     Raises:
         EventDataError: A `thread.run.*` event whose data is not a run, or a `response.*`
@@ -76,6 +85,8 @@ def route(event: WebhookEvent, *, webhook_id: str) -> Target | Ignored:
             run = Run.model_validate(event.data)
         except ValidationError as exc:
             raise EventDataError(f"{event.type} data is not a run: {exc}") from exc
+        if run.status in PROGRESS_STATUSES and not signal_progress:
+            return Ignored(reason=f"{event.type} only reports progress")
         snapshot = snapshot_from_run(run)
         owner = (run.metadata or {}).get(WORKFLOW_ID_METADATA_KEY)
         return _target(event, webhook_id, run.id, snapshot=snapshot, owner=owner)

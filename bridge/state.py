@@ -23,6 +23,10 @@ class BridgeConfig:
             calling the run unknown (visibility is eventually consistent).
         temporal_timeout_s: Bound on one Temporal call; past it the answer is 503.
         seen_ids: How many recent `webhook-id`s to remember for the `duplicates` counter.
+        signal_progress: Also signal progress-only run events (`thread.run.queued`,
+            `in_progress`, `cancelling`). Off, they are acknowledged and ignored: they change
+            nothing the run's loop does, and each signal costs the workflow a task. On, the
+            run's status in the UI follows them.
     """
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -30,6 +34,7 @@ class BridgeConfig:
     lookup_timeout_s: float = 2.0
     temporal_timeout_s: float = 5.0
     seen_ids: int = 10_000
+    signal_progress: bool = False
 
 
 @dataclass

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         description="`module:attribute` of the worker's ToolRegistry, or of a function making one.",
     )
     webhook_max_bytes: int = Field(default=1 << 20, alias="DURABLE_RUNS_WEBHOOK_MAX_BYTES", gt=0)
+    webhook_progress: bool = Field(
+        default=False,
+        alias="DURABLE_RUNS_WEBHOOK_PROGRESS",
+        description="The bridge also signals progress-only run events (queued, in_progress).",
+    )
 
     @property
     def openai_task_queue(self) -> str:

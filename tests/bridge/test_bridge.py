@@ -208,7 +208,7 @@ async def test_previous_secret_still_accepted_during_rotation(
 ) -> None:
     handle = await recorder(client, queue)
     for secret in (OLD_SECRET, SECRET):
-        body = event_body("thread.run.in_progress", run_object("run_rot", workflow_id=handle.id))
+        body = event_body("thread.run.completed", run_object("run_rot", workflow_id=handle.id))
         response = await post(http, bridge.url, body, signed_headers(secret, body))
         assert response.status_code == 200, response.text
     assert len(await events_of(handle, 2)) == 2
@@ -225,6 +225,43 @@ async def test_batch_event_is_acknowledged_and_ignored(
     after = await counters(http, bridge)
     assert after["ignored"] == before["ignored"] + 1
     assert after["signalled"] == before["signalled"]
+
+
+@pytest.mark.parametrize("status", ["queued", "in_progress", "cancelling"])
+async def test_progress_event_is_acknowledged_and_not_signalled(
+    client: Client, queue: str, bridge: RunningBridge, http: httpx.AsyncClient, status: str
+) -> None:
+    handle = await recorder(client, queue)
+    body = event_body(
+        f"thread.run.{status}", run_object("run_p", workflow_id=handle.id, status=status)
+    )
+    response = await post(http, bridge.url, body, signed_headers(SECRET, body))
+    assert (response.status_code, response.json()["status"]) == (200, "ignored")
+    # The workflow hears the next routed event, and only that one.
+    body = event_body("thread.run.completed", run_object("run_p", workflow_id=handle.id))
+    response = await post(http, bridge.url, body, signed_headers(SECRET, body))
+    assert response.json()["status"] == "signalled"
+    [event] = await events_of(handle, 1)
+    assert event.type == "thread.run.completed"
+    assert await signals_in_history(handle) == 1
+
+
+async def test_progress_events_are_signalled_when_asked_for(
+    client: Client, queue: str, temporal_env: WorkflowEnvironment, http: httpx.AsyncClient
+) -> None:
+    settings = settings_for(address_of(temporal_env.client)).model_copy(
+        update={"webhook_progress": True}
+    )
+    handle = await recorder(client, queue)
+    async with running_bridge(settings) as bridge:
+        body = event_body(
+            "thread.run.in_progress",
+            run_object("run_q", workflow_id=handle.id, status="in_progress"),
+        )
+        response = await post(http, bridge.url, body, signed_headers(SECRET, body))
+    assert response.json()["status"] == "signalled"
+    [event] = await events_of(handle, 1)
+    assert event.type == "thread.run.in_progress"
 
 
 async def test_run_step_event_is_ignored(bridge: RunningBridge, http: httpx.AsyncClient) -> None:

@@ -29,10 +29,15 @@ def webhook_secret() -> str:
 
 @pytest.fixture(scope="session")
 def bridge_settings(temporal_env: WorkflowEnvironment, webhook_secret: str) -> Settings:
-    """Bridge settings: the secret and the test dev server's address."""
+    """Bridge settings: the secret, the test dev server's address, and progress events on.
+
+    These tests prove the workflow's handling of every event a run sends (duplicates, stale
+    ones); `test_progress_events_are_acknowledged_not_signalled_by_default` runs the default.
+    """
     return Settings(
         OPENAI_WEBHOOK_SECRET=webhook_secret,
         TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
+        DURABLE_RUNS_WEBHOOK_PROGRESS=True,
     )
 
 

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from openai import AsyncOpenAI
 from temporalio.client import Client
 
+from bridge.server import running_bridge
 from durable_runs.models import RunResult
-from emulator.server import RunningEmulator
+from durable_runs.settings import Settings
+from emulator.config import EmulatorConfig
+from emulator.server import RunningEmulator, running_emulator
+from tests.conftest import TEST_API_KEY, WorkerFactory
+from tests.waiting import wait_for
 from tests.webhooks.helpers import (
     SAFETY_POLL_S,
     WEATHER,
     WEATHER_TOOLS,
+    bridge_health,
     objects_of,
     received_events,
     request,
@@ -98,3 +105,29 @@ async def test_responses_events_are_routed_by_search_attribute(
     ]
     assert result.api_calls["read"] == 1
     assert result.events_applied == 1
+
+
+async def test_progress_events_are_acknowledged_not_signalled_by_default(
+    client: Client, worker_factory: WorkerFactory, bridge_settings: Settings, webhook_secret: str
+) -> None:
+    default = bridge_settings.model_copy(update={"webhook_progress": False})
+    async with running_bridge(default) as bridge:
+        config = EmulatorConfig(webhook_url=bridge.url, webhook_secret=webhook_secret)
+        async with running_emulator(config) as emu:
+            openai = AsyncOpenAI(base_url=emu.base_url, api_key=TEST_API_KEY, max_retries=0)
+            async with worker_factory(client, openai=openai) as queue:
+                req = request(WEATHER, backend="assistants", tools=WEATHER_TOOLS)
+                handle = await start(client, queue, req)
+                result = await result_of(handle)
+
+            async def progress_acknowledged() -> bool:
+                # queued, then in_progress before each of the two tool rounds and the answer
+                return (await bridge_health(bridge))["ignored"] == 4
+
+            await wait_for(progress_acknowledged, what="every progress event acknowledged")
+
+    assert result.status == "completed", result
+    assert "Paris" in result.answer and "Tokyo" in result.answer
+    types = [e.type for e in await received_events(handle)]
+    assert types == ["thread.run.requires_action"] * 2 + ["thread.run.completed"]
+    assert result.api_calls.get("read", 0) == 0
