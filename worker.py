@@ -107,6 +107,7 @@ def build_workers(
     tools: ToolRegistry,
     openai_rpm: int = 0,
     max_cached_workflows: int = 1000,
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> Sequence[Worker]:
     """The two workers of one process (not yet running).
 
@@ -117,6 +118,7 @@ def build_workers(
         tools: Tools the model may call.
         openai_rpm: API request budget per minute across all workers (0: unlimited).
         max_cached_workflows: Workflow cache size (0 replays every task: used by crash tests).
+        workflows: Workflows of the main queue (add your business workflows to ours).
 
     Returns:
         The workflow/tool worker and the OpenAI worker.
@@ -124,7 +126,7 @@ def build_workers(
     main = Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=workflows,
         activities=[ToolActivities(tools).run_tool],
         max_cached_workflows=max_cached_workflows,
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 from bench.client_loop import LoopResult
@@ -30,8 +30,8 @@ from bench.procs import (
     worker_env,
 )
 from bench.workload import QUESTION, TOOL_NAME, RunSpec
+from durable_runs.client import start_run
 from durable_runs.models import PollPolicy, RunRequest, RunResult
-from workflows.run import AssistantRunWorkflow
 
 Mode = Literal["naive", "sdk", "polling", "webhooks"]
 ALL_MODES: tuple[Mode, ...] = ("naive", "sdk", "polling", "webhooks")
@@ -248,10 +248,10 @@ async def _durable(
 
         async def one(spec: RunSpec) -> None:
             async with gate:
-                handle: WorkflowHandle[Any, RunResult] = await stack.client.start_workflow(
-                    AssistantRunWorkflow.run,
+                handle = await start_run(
+                    stack.client,
                     durable_request(spec, stack.assistant_id, webhooks=mode == "webhooks"),
-                    id=f"{queue}-{spec.index}",
+                    workflow_id=f"{queue}-{spec.index}",
                     task_queue=queue,
                 )
             results[spec.index] = await handle.result()

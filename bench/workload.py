@@ -7,11 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-DURATIONS_MS = (200, 600, 1200, 2500, 5000)
-"""`emu_duration_ms` values, cycled over the runs (time spent `in_progress`)."""
+DURATION_RANGE_MS = (200, 5000)
+"""`emu_duration_ms` (time spent `in_progress`) of runs without tools: spread evenly over this."""
 
-TOOL_DURATIONS_MS = (300, 800, 1500)
-"""Durations of runs with tool rounds (each round re-enters `in_progress` for this long)."""
+TOOL_DURATION_RANGE_MS = (300, 1500)
+"""The same for runs with tool rounds (each round re-enters `in_progress` for this long)."""
+
+GOLDEN_RATIO_FRACTION = 0.6180339887498949
+"""Step of the low-discrepancy sequence that spreads the durations (any N covers the range
+evenly, and the same index always gets the same duration)."""
 
 CITIES = ("Paris", "Tokyo", "Lima", "Oslo", "Cairo", "Quito")
 
@@ -49,23 +53,34 @@ def tool_plan(index: int, rounds: int) -> list[list[dict[str, Any]]]:
     return plan
 
 
+def spread(index: int, bounds: tuple[int, int]) -> int:
+    """The index-th value of an even, deterministic spread over `bounds` (milliseconds).
+
+    Durations are spread, not picked from a few fixed values: a fixed value that ends just
+    before or after one of the backoff schedule's checks would decide a mode's notice latency
+    by a few milliseconds of drift.
+    """
+    low, high = bounds
+    return low + round((high - low) * ((index * GOLDEN_RATIO_FRACTION) % 1.0))
+
+
 def workload(size: int) -> list[RunSpec]:
     """The same deterministic workload for every mode.
 
-    Every third run has tool rounds (one round, every sixth two); the others cycle through
-    `DURATIONS_MS`.
+    Every third run has tool rounds (one round, every sixth two); durations are spread over
+    `DURATION_RANGE_MS` (runs with tools: `TOOL_DURATION_RANGE_MS`).
     """
     specs: list[RunSpec] = []
     for i in range(size):
         if i % 3 == 2:
             rounds = 2 if i % 6 == 5 else 1
             metadata = {
-                "emu_duration_ms": str(TOOL_DURATIONS_MS[i % len(TOOL_DURATIONS_MS)]),
+                "emu_duration_ms": str(spread(i, TOOL_DURATION_RANGE_MS)),
                 "emu_tool_plan": json.dumps(tool_plan(i, rounds)),
             }
             specs.append(RunSpec(index=i, metadata=metadata, tool_rounds=rounds))
         else:
-            metadata = {"emu_duration_ms": str(DURATIONS_MS[i % len(DURATIONS_MS)])}
+            metadata = {"emu_duration_ms": str(spread(i, DURATION_RANGE_MS))}
             specs.append(RunSpec(index=i, metadata=metadata))
     return specs
 

@@ -136,6 +136,7 @@ async def start_run(
         request,
         id=workflow_id or new_workflow_id(),
         task_queue=queue,
+        search_attributes=sa.at_start(request.backend),
         static_summary=summary_of(request),
         static_details=f"backend **{request.backend}** · tools {', '.join(request.tools) or '-'}"
         f" · webhooks {'on' if request.poll.webhooks else 'off'}",

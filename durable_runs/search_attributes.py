@@ -12,7 +12,7 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 OPENAI_RUN_ID = SearchAttributeKey.for_keyword("OpenAIRunId")
@@ -29,6 +29,24 @@ ALL_KEYS: tuple[SearchAttributeKey[str], ...] = (
     OPENAI_BACKEND,
 )
 """Every custom search attribute, for registration."""
+
+
+STARTING = "starting"
+"""`OpenAIRunStatus` of a run whose object is not created yet."""
+
+
+def at_start(backend: str) -> TypedSearchAttributes:
+    """The attributes a run starts with (backend, status "starting").
+
+    Starters set them with the workflow's start, so the workflow does not have to upsert them:
+    every upsert is another visibility write on the server.
+    """
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(OPENAI_BACKEND, backend),
+            SearchAttributePair(OPENAI_RUN_STATUS, STARTING),
+        ]
+    )
 
 
 def dev_server_args() -> list[str]:

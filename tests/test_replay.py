@@ -8,18 +8,24 @@ raises a nondeterminism error.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from openai import AsyncOpenAI
 from temporalio import workflow
-from temporalio.client import WorkflowHistory
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from durable_runs.models import RunRequest, RunResult
+from activities.tools import ToolRegistry
+from durable_runs.models import ActivityKind, RunRequest, RunResult
 from tests.histories.record import SCENARIOS, workflow_id_for
-from worker import WORKFLOWS
+from tests.waiting import wait_for
+from worker import WORKFLOWS, build_workers
 from workflows.run import AssistantRunWorkflow
 
 HISTORY_DIR = Path(__file__).parent / "histories"
@@ -64,3 +70,63 @@ async def test_replay_fails_on_a_nondeterministic_change() -> None:
     replayer = Replayer(workflows=[ReorderedRunWorkflow], data_converter=pydantic_data_converter)
     with pytest.raises(workflow.NondeterminismError):
         await replayer.replay_workflow(load(HISTORY_DIR / "assistants_completed.json"))
+
+
+@workflow.defn(name="AssistantRunWorkflow", sandboxed=False)
+class UnshieldedRunWorkflow(AssistantRunWorkflow):
+    """The run workflow as it was before creates were shielded: a cancellation cancels them."""
+
+    @workflow.run
+    async def run(self, request: RunRequest) -> RunResult:
+        """Run as today's workflow does, but for the create."""
+        return await super().run(request)
+
+    async def _create_shielded(self, kind: ActivityKind, method: Any, arg: Any) -> None:
+        snapshot = await self._api(kind, method, arg)
+        self._restart_schedule()
+        self._set_snapshot(snapshot)
+
+
+async def test_run_cancelled_during_its_create_before_the_shield_replays(
+    client: Client, openai_client: AsyncOpenAI, tools: ToolRegistry
+) -> None:
+    """A history whose create was cancelled (before the shield) replays on today's code."""
+    queue = f"unshielded-{uuid.uuid4()}"
+    workers = build_workers(
+        client,
+        task_queue=queue,
+        openai=openai_client,
+        tools=tools,
+        workflows=[UnshieldedRunWorkflow],
+    )
+    # The first create attempt meets a 1.5 s Retry-After: the cancellation finds it in flight.
+    metadata = {
+        "emu_outcome": "stay_queued",
+        "emu_create_rate_limit": "1",
+        "emu_retry_after_ms": "1500",
+    }
+    async with workers[0], workers[1]:
+        handle = await client.start_workflow(
+            UnshieldedRunWorkflow.run,
+            RunRequest(messages=["What is 2+2?"], metadata=metadata),
+            id=f"unshielded-{uuid.uuid4()}",
+            task_queue=queue,
+        )
+
+        async def create_scheduled() -> bool:
+            return any(
+                e.activity_task_scheduled_event_attributes.activity_type.name.endswith(".start")
+                for e in (await handle.fetch_history()).events
+            )
+
+        await wait_for(create_scheduled, what="the create scheduled")
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    history = await handle.fetch_history()
+    types = [e.event_type for e in history.events]
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in types  # the old behaviour
+    assert EventType.EVENT_TYPE_MARKER_RECORDED not in types
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from durable_runs import search_attributes as sa
     from durable_runs.models import RunRequest, RunResult
 
 from workflows.run import AssistantRunWorkflow
@@ -66,6 +67,7 @@ async def start_assistant(
         task_queue=task_queue,
         parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
         cancellation_type=workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        search_attributes=sa.at_start(request.backend),
         static_summary=summary or default_summary(request, name),
     )
 

@@ -55,7 +55,9 @@ TOOL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 """Tools heartbeat while they run, so a crashed worker's tool call is retried within seconds."""
 TOOL_RETRY = RetryPolicy(maximum_attempts=5)
 SHIELDED_CREATE_PATCH = "shielded-create"
-"""Patch id: creates finish before a cancellation is handled (older histories did not)."""
+"""Patch id: a cancellation that arrives during a create waits for it (older histories
+cancelled the create). Asked only then, so other runs carry no marker and no
+`TemporalChangeVersion` upsert."""
 MIN_WAIT_SHARE = 0.5
 """A check that ended late never brings the next one closer than this share of its interval,
 so a slow API or a binding budget is not answered with more reads."""
@@ -102,7 +104,15 @@ class AssistantRunWorkflow:
         )
         self._checks_at_start = self._state.checks
         self._next_check_at: datetime | None = None
-        self._published: dict[str, str] = {}
+        info = workflow.info()
+        given = info.typed_search_attributes
+        self._published = {
+            key.name: value
+            for key in sa.ALL_KEYS
+            if (value := given.get(key)) and info.continued_run_id is None
+        }
+        """Our search attributes as the server has them: set by the starter, or upserted since.
+        (A continued run upserts them again, as runs recorded before this did.)"""
         self._creating: asyncio.Future[None] | None = None
 
     # ---- public surface: signal and query -------------------------------------------------
@@ -149,9 +159,15 @@ class AssistantRunWorkflow:
             return await self._finish_timed_out()
         except asyncio.CancelledError:
             # Cancellation is delivered once: activities started from here still run.
-            if self._creating is not None and not self._creating.done():
+            creating = self._creating
+            if creating is not None and not creating.done():
+                if not workflow.patched(SHIELDED_CREATE_PATCH):
+                    # Replaying a history from before the shield: the create was cancelled,
+                    # and its failure failed the run.
+                    creating.cancel()
+                    await creating
                 with contextlib.suppress(ApplicationError, TimedOut):
-                    await self._creating  # a failed create left nothing to cancel
+                    await creating  # a failed create left nothing to cancel
             await self._cancel_remote()
             raise
 
@@ -291,9 +307,6 @@ class AssistantRunWorkflow:
             self._restart_schedule()
             self._set_snapshot(snapshot)
 
-        if not workflow.patched(SHIELDED_CREATE_PATCH):
-            await create()  # histories recorded before the shield replay as they ran
-            return
         self._creating = asyncio.ensure_future(create())
         await asyncio.shield(self._creating)
 
@@ -461,7 +474,7 @@ class AssistantRunWorkflow:
         """Upsert changed search attributes and refresh the UI details."""
         state = self._state
         snapshot = state.snapshot
-        status = status_override or (snapshot.status if snapshot else "starting")
+        status = status_override or (snapshot.status if snapshot else sa.STARTING)
         conversation = state.conversation or Conversation()
         values = {
             sa.OPENAI_BACKEND: self._request.backend,
