@@ -7,7 +7,7 @@
   search attribute, and the workflow reads the response itself.
 - Progress-only run events (`thread.run.queued`, `in_progress`, `cancelling`) are acknowledged
   and ignored unless asked for: nothing in the run's loop waits for them, and each signal costs
-  the workflow a task (a third of its work in webhook mode).
+  the workflow a task (two of the seven a webhook-mode run had).
 - Everything else (`batch.*`, `thread.run.step.*`, evals, fine-tuning...) is acknowledged and
   ignored.
 """

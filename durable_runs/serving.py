@@ -1,6 +1,6 @@
 """Serving an ASGI app with real uvicorn as a task of the current event loop.
 
-The emulator and the bridge use it in tests, in `durable-runs dev` and in the benchmark.
+The emulator and the bridge run this way in tests, in the benchmark and in history recording.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     webhook_progress: bool = Field(
         default=False,
         alias="DURABLE_RUNS_WEBHOOK_PROGRESS",
-        description="The bridge also signals progress-only run events (queued, in_progress).",
+        description="The bridge also signals progress-only run events (queued, in_progress, "
+        "cancelling).",
     )
 
     @property

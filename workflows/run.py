@@ -105,14 +105,11 @@ class AssistantRunWorkflow:
         self._checks_at_start = self._state.checks
         self._next_check_at: datetime | None = None
         info = workflow.info()
-        given = info.typed_search_attributes
-        self._published = {
-            key.name: value
-            for key in sa.ALL_KEYS
-            if (value := given.get(key)) and info.continued_run_id is None
-        }
-        """Our search attributes as the server has them: set by the starter, or upserted since.
-        (A continued run upserts them again, as runs recorded before this did.)"""
+        self._published: dict[str, str] = {}
+        """Our search attributes as the server has them: set by the starter, or upserted since."""
+        if info.continued_run_id is None:  # a continued run upserts them again, as it used to
+            given = info.typed_search_attributes
+            self._published = {k.name: v for k in sa.ALL_KEYS if (v := given.get(k)) is not None}
         self._creating: asyncio.Future[None] | None = None
 
     # ---- public surface: signal and query -------------------------------------------------

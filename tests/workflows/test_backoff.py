@@ -64,21 +64,28 @@ async def test_backoff_is_half_second_times_one_and_a_half_capped_at_five(
     assert 0 < timers[-1][1] < 30 - expected[-1]
 
 
-async def test_a_slow_check_does_not_push_the_schedule_back(
-    time_skipping_env: WorkflowEnvironment, worker_factory: WorkerFactory
-) -> None:
-    # The first read meets a 429 and waits its 300 ms: the check after it is still due
-    # 1.25 s after the create, as in the schedule; only that wait is shorter.
-    timers = await _timers(
-        time_skipping_env,
+async def _timers_after_a_slow_first_read(
+    env: WorkflowEnvironment, worker_factory: WorkerFactory, retry_after_ms: int
+) -> list[tuple[float, float]]:
+    """The timers of a run whose first read meets a 429 and waits out its Retry-After."""
+    return await _timers(
+        env,
         worker_factory,
         poll=PollPolicy(deadline_s=12),
         metadata={
             "emu_outcome": "stay_queued",
             "emu_rate_limit_next": "1",
-            "emu_retry_after_ms": "300",
+            "emu_retry_after_ms": str(retry_after_ms),
         },
     )
+
+
+async def test_a_slow_check_does_not_push_the_schedule_back(
+    time_skipping_env: WorkflowEnvironment, worker_factory: WorkerFactory
+) -> None:
+    # The first read meets a 429 and waits its 300 ms: the check after it is still due
+    # 1.25 s after the create, as in the schedule; only that wait is shorter.
+    timers = await _timers_after_a_slow_first_read(time_skipping_env, worker_factory, 300)
     expected = list(itertools.accumulate(SCHEDULE))[:5]
     assert [due for due, _ in timers[:5]] == pytest.approx(expected, abs=0.005)
     assert timers[1][1] < SCHEDULE[1] - 0.29
@@ -90,16 +97,7 @@ async def test_a_late_check_brings_the_next_no_closer_than_half_its_interval(
     # The first read waits 600 ms for its Retry-After, past most of the next 750 ms interval:
     # the wait after it is half that interval, and the check after that is due on the
     # schedule again (2.375 s after the create).
-    timers = await _timers(
-        time_skipping_env,
-        worker_factory,
-        poll=PollPolicy(deadline_s=12),
-        metadata={
-            "emu_outcome": "stay_queued",
-            "emu_rate_limit_next": "1",
-            "emu_retry_after_ms": "600",
-        },
-    )
+    timers = await _timers_after_a_slow_first_read(time_skipping_env, worker_factory, 600)
     assert [duration for _, duration in timers[:2]] == pytest.approx([0.5, 0.375])
     assert timers[2][0] == pytest.approx(2.375, abs=0.005)
 

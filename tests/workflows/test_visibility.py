@@ -1,0 +1,59 @@
+"""Search attributes: what a run writes to visibility, and how little (each upsert is a write)."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.client import Client
+
+from durable_runs import search_attributes as sa
+from durable_runs.client import start_run
+from tests.conftest import WorkerFactory
+from tests.workflows.helpers import request, start
+
+
+async def _upserted_keys(client: Client, workflow_id: str) -> list[set[str]]:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return [
+        set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+
+
+async def test_a_run_started_by_start_run_upserts_only_what_it_learns(
+    client: Client, worker_factory: WorkerFactory
+) -> None:
+    async with worker_factory(client) as queue:
+        handle = await start_run(
+            client, request(), workflow_id=f"run-{uuid.uuid4()}", task_queue=queue
+        )
+        result = await handle.result()
+        description = await handle.describe()
+    assert result.status == "completed"
+    attributes = description.typed_search_attributes
+    assert attributes.get(sa.OPENAI_BACKEND) == "assistants"
+    assert attributes.get(sa.OPENAI_RUN_STATUS) == "completed"
+    assert attributes.get(sa.OPENAI_RUN_ID) == result.run_id
+    upserts = await _upserted_keys(client, handle.id)
+    # Backend and "starting" came with the start; the ids with the first status; no patch
+    # marker's TemporalChangeVersion.
+    assert upserts[0] == {
+        sa.OPENAI_RUN_ID.name,
+        sa.OPENAI_THREAD_ID.name,
+        sa.OPENAI_ASSISTANT_ID.name,
+        sa.OPENAI_RUN_STATUS.name,
+    }
+    # Then one per status change (in_progress, completed), none for a check that saw no change.
+    assert all(keys == {sa.OPENAI_RUN_STATUS.name} for keys in upserts[1:])
+    assert len(upserts) <= 3 < result.checks + 1
+
+
+async def test_a_run_started_without_attributes_sets_them_itself(
+    client: Client, worker_factory: WorkerFactory
+) -> None:
+    async with worker_factory(client) as queue:
+        handle = await start(client, queue, request())
+        await handle.result()
+    upserts = await _upserted_keys(client, handle.id)
+    assert upserts[0] == {sa.OPENAI_BACKEND.name, sa.OPENAI_RUN_STATUS.name}  # "starting"
