@@ -15,14 +15,12 @@ from tests.workflows.helpers import request, start
 async def _upserts(client: Client, workflow_id: str) -> list[dict[str, bytes]]:
     """Each upsert of the run's history: attribute name → encoded value."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    return [
-        {
-            name: payload.data
-            for name, payload in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields.items()
-        }
-        for e in history.events
-        if e.HasField("upsert_workflow_search_attributes_event_attributes")
-    ]
+    upserts: list[dict[str, bytes]] = []
+    for event in history.events:
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            upserts.append({name: p.data for name, p in fields.indexed_fields.items()})
+    return upserts
 
 
 async def test_a_run_started_by_start_run_upserts_only_what_it_learns(
