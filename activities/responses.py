@@ -47,6 +47,7 @@ class ResponsesActivities:
         """
         self._client = client
         self._tools = tools
+        _ = client.responses  # loaded with the worker, as in `AssistantsActivities`
 
     @activity.defn(name="responses.prepare")
     async def prepare(self, input: PrepareInput) -> Conversation:

@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from openai import AsyncOpenAI
 
+from activities.assistants import AssistantsActivities
+from activities.demo_tools import demo_registry
+from activities.responses import ResponsesActivities
 from worker import cache_workflow_bytecode
 
 WORKFLOW_SOURCE = """
@@ -48,3 +52,12 @@ def test_bytecode_is_written_even_when_python_would_not(
     stale = cached.read_bytes()
     cache_workflow_bytecode([module.ExampleWorkflow])
     assert cached.read_bytes() != stale
+
+
+def test_the_sdk_resources_load_with_the_worker_not_in_the_first_run() -> None:
+    client = AsyncOpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1")
+    assert "beta" not in vars(client)  # the SDK loads them lazily
+    AssistantsActivities(client, demo_registry())
+    ResponsesActivities(client, demo_registry())
+    assert "runs" in vars(client.beta.threads) and "messages" in vars(client.beta.threads)
+    assert "assistants" in vars(client.beta) and "responses" in vars(client)
