@@ -25,6 +25,7 @@ from activities.tools import ToolRegistry
 from durable_runs.models import ActivityKind, RunRequest, RunResult
 from tests.histories.record import SCENARIOS, workflow_id_for
 from tests.waiting import wait_for
+from tests.workflows.helpers import create_scheduled
 from worker import WORKFLOWS, build_workers
 from workflows.run import AssistantRunWorkflow
 
@@ -112,14 +113,7 @@ async def test_run_cancelled_during_its_create_before_the_shield_replays(
             id=f"unshielded-{uuid.uuid4()}",
             task_queue=queue,
         )
-
-        async def create_scheduled() -> bool:
-            return any(
-                e.activity_task_scheduled_event_attributes.activity_type.name.endswith(".start")
-                for e in (await handle.fetch_history()).events
-            )
-
-        await wait_for(create_scheduled, what="the create scheduled")
+        await wait_for(lambda: create_scheduled(handle), what="the create scheduled")
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()

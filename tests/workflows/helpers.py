@@ -49,3 +49,13 @@ async def runs_of(emulator: RunningEmulator, workflow_id: str) -> list[dict[str,
     ids += stats.get("responses_by_workflow", {}).get(workflow_id, [])
     objects = {**stats["runs"], **stats.get("responses", {})}
     return [{"id": i, **objects[i]} for i in ids]
+
+
+async def create_scheduled(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow has scheduled its create (`<backend>.start`) activity."""
+    history = await handle.fetch_history()
+    return any(
+        e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name.endswith(".start")
+        for e in history.events
+    )

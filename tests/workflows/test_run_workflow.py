@@ -7,15 +7,22 @@ import json
 
 import pytest
 from openai import AsyncOpenAI
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
 from activities.tools import ToolRegistry
-from durable_runs.models import PollPolicy, RunResult
+from durable_runs.models import PollPolicy
 from emulator.server import RunningEmulator
 from tests.conftest import WorkerFactory
 from tests.waiting import wait_for
-from tests.workflows.helpers import FAST_POLL, activity_attempts, request, runs_of, start
+from tests.workflows.helpers import (
+    FAST_POLL,
+    activity_attempts,
+    create_scheduled,
+    request,
+    runs_of,
+    start,
+)
 from workflows.run import AssistantRunWorkflow
 
 BACKENDS = ["assistants", "responses"]
@@ -229,21 +236,12 @@ async def test_cancellation_during_create_still_cancels_the_created_run(
     }
     async with worker_factory(client) as queue:
         handle = await start(client, queue, request(backend=backend, metadata=metadata))
-        await wait_for(lambda: _create_attempted(handle), what="first create attempt")
+        await wait_for(lambda: create_scheduled(handle), what="first create attempt")
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
     assert isinstance(failure.value.cause, CancelledError)
     await _wait_for_status(emulator, handle.id, "cancelled")
-
-
-async def _create_attempted(handle: WorkflowHandle[AssistantRunWorkflow, RunResult]) -> bool:
-    history = await handle.fetch_history()
-    return any(
-        e.HasField("activity_task_scheduled_event_attributes")
-        and e.activity_task_scheduled_event_attributes.activity_type.name.endswith(".start")
-        for e in history.events
-    )
 
 
 async def test_retried_create_makes_no_second_run(
