@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     )
     task_queue: str = Field(default=DEFAULT_TASK_QUEUE, alias="DURABLE_RUNS_TASK_QUEUE")
     openai_rpm: int = Field(default=0, alias="DURABLE_RUNS_OPENAI_RPM", ge=0)
+    openai_min_calls: int = Field(
+        default=2,
+        alias="DURABLE_RUNS_OPENAI_MIN_CALLS",
+        ge=1,
+        description="API calls a worker always runs at once, however busy its host's CPU.",
+    )
+    openai_target_cpu: float = Field(
+        default=0.8,
+        alias="DURABLE_RUNS_OPENAI_TARGET_CPU",
+        gt=0,
+        le=1,
+        description="Host CPU share above which a worker takes no API calls beyond the "
+        "minimum; the others wait on the OpenAI queue, in priority order.",
+    )
     tools: str = Field(
         default="activities.demo_tools:demo_registry",
         alias="DURABLE_RUNS_TOOLS",

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
@@ -79,7 +80,7 @@ async def _worker(
     openai: AsyncOpenAI,
     tools: ToolRegistry,
     task_queue: str | None = None,
-    **options: int,
+    **options: Any,
 ) -> AsyncIterator[str]:
     queue = task_queue or f"test-{uuid.uuid4()}"
     workers = build_workers(client, task_queue=queue, openai=openai, tools=tools, **options)
@@ -102,7 +103,7 @@ def worker_factory(openai_client: AsyncOpenAI, tools: ToolRegistry) -> WorkerFac
         task_queue: str | None = None,
         openai: AsyncOpenAI | None = None,
         registry: ToolRegistry | None = None,
-        **options: int,
+        **options: Any,
     ) -> AbstractAsyncContextManager[str]:
         return _worker(client, openai or openai_client, registry or tools, task_queue, **options)
 
