@@ -36,7 +36,13 @@ from activities.assistants import AssistantsActivities
 from activities.responses import ResponsesActivities
 from activities.tools import ToolActivities, ToolRegistry
 from durable_runs.search_attributes import ensure_registered
-from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
+from durable_runs.settings import (
+    DEFAULT_OPENAI_MIN_CALLS,
+    DEFAULT_OPENAI_TARGET_CPU,
+    OPENAI_QUEUE_SUFFIX,
+    Settings,
+    get_settings,
+)
 from durable_runs.temporal import connect
 from workflows.run import AssistantRunWorkflow
 from workflows.triage import SupportTicketTriageWorkflow
@@ -102,7 +108,10 @@ MAX_API_CALLS = 100
 
 
 def api_call_tuner(
-    *, min_calls: int = 2, target_cpu: float = 0.8, max_memory: float = 0.9
+    *,
+    min_calls: int = DEFAULT_OPENAI_MIN_CALLS,
+    target_cpu: float = DEFAULT_OPENAI_TARGET_CPU,
+    max_memory: float = 0.9,
 ) -> WorkerTuner:
     """Slots of the OpenAI worker: as many API calls at once as the host's CPU has room for.
 

@@ -10,6 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TASK_QUEUE = "durable-runs"
 OPENAI_QUEUE_SUFFIX = "-openai"
+DEFAULT_OPENAI_MIN_CALLS = 2
+"""API calls a worker runs at once however busy its host (`DURABLE_RUNS_OPENAI_MIN_CALLS`)."""
+DEFAULT_OPENAI_TARGET_CPU = 0.8
+"""Host CPU share past which a worker runs only that minimum (`DURABLE_RUNS_OPENAI_TARGET_CPU`)."""
 
 
 class Settings(BaseSettings):
@@ -41,13 +45,13 @@ class Settings(BaseSettings):
     task_queue: str = Field(default=DEFAULT_TASK_QUEUE, alias="DURABLE_RUNS_TASK_QUEUE")
     openai_rpm: int = Field(default=0, alias="DURABLE_RUNS_OPENAI_RPM", ge=0)
     openai_min_calls: int = Field(
-        default=2,
+        default=DEFAULT_OPENAI_MIN_CALLS,
         alias="DURABLE_RUNS_OPENAI_MIN_CALLS",
         ge=1,
         description="API calls a worker always runs at once, however busy its host's CPU.",
     )
     openai_target_cpu: float = Field(
-        default=0.8,
+        default=DEFAULT_OPENAI_TARGET_CPU,
         alias="DURABLE_RUNS_OPENAI_TARGET_CPU",
         gt=0,
         le=1,
