@@ -181,11 +181,20 @@ def _cell(value: Any, base: Any, *, is_base: bool) -> str:
 
 
 def print_report(
-    results: dict[str, ModeResult], checks: list[Target], *, size: int, rpm: int
+    results: dict[str, ModeResult],
+    checks: list[Target],
+    *,
+    size: int,
+    rpm: int,
+    durations: tuple[int, int],
 ) -> None:
     """Print the per-mode table (ratios against the naive loop) and the targets."""
     console = Console(width=160)
-    table = Table(title=f"durable-runs benchmark: {size} concurrent runs, budget {rpm or '∞'} rpm")
+    low, high = durations
+    table = Table(
+        title=f"durable-runs benchmark: {size} concurrent runs of {low / 1000:g}–{high / 1000:g} s,"
+        f" budget {rpm or '∞'} rpm"
+    )
     table.add_column("metric")
     for mode in results:
         table.add_column(MODE_LABELS[mode], justify="right")
@@ -213,7 +222,12 @@ def print_report(
 
 
 def document(
-    results: dict[str, ModeResult], checks: list[Target], *, size: int, rpm: int
+    results: dict[str, ModeResult],
+    checks: list[Target],
+    *,
+    size: int,
+    rpm: int,
+    durations: tuple[int, int],
 ) -> dict[str, Any]:
     """The JSON document: date, machine, parameters, per-mode figures, ratios and targets."""
     base = results.get("naive")
@@ -231,6 +245,7 @@ def document(
         "machine": machine(),
         "size": size,
         "rpm_budget": rpm,
+        "durations_ms": list(durations),
         "modes": {mode: r.model_dump() for mode, r in results.items()},
         "ratios_vs_naive": ratios,
         "targets": [c.model_dump() for c in checks],

@@ -24,7 +24,7 @@ from openai import AsyncOpenAI
 from bench.modes import ALL_MODES, Mode, ModeResult, Stack, run_mode
 from bench.procs import API_KEY, emulator_process, temporal_server
 from bench.report import document, draw_chart, print_report, targets
-from bench.workload import weather_tool_definition, workload
+from bench.workload import DURATION_RANGE_MS, weather_tool_definition, workload
 from bridge.server import running_bridge
 from durable_runs.settings import Settings
 
@@ -55,15 +55,34 @@ async def create_assistant(base_url: str) -> str:
     return assistant.id
 
 
+def duration_range(text: str) -> tuple[int, int]:
+    """Parse `--durations LOW-HIGH` (milliseconds, 0 < LOW <= HIGH)."""
+    low, sep, high = text.partition("-")
+    try:
+        bounds = (int(low), int(high))
+    except ValueError:
+        bounds = (0, 0)
+    if not sep or not 0 < bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW-HIGH in milliseconds with 0 < LOW <= HIGH, e.g. 200-5000; got {text!r}"
+        )
+    return bounds
+
+
 async def benchmark(
-    *, size: int, modes: Sequence[Mode], out_dir: Path, rpm: int = DEFAULT_RPM
+    *,
+    size: int,
+    modes: Sequence[Mode],
+    out_dir: Path,
+    rpm: int = DEFAULT_RPM,
+    durations: tuple[int, int] = DURATION_RANGE_MS,
 ) -> dict[str, ModeResult]:
     """Run the workload of `size` runs in each of `modes` (logs and scratch files in `out_dir`).
 
     Returns:
         The figures of each mode, in the order run.
     """
-    specs = workload(size)
+    specs = workload(size, durations)
     secret = new_webhook_secret()
     results: dict[str, ModeResult] = {}
     for mode in modes:
@@ -91,7 +110,12 @@ async def benchmark(
 
 
 def run_benchmark(
-    *, size: int, modes: Sequence[Mode], out_dir: Path, rpm: int = DEFAULT_RPM
+    *,
+    size: int,
+    modes: Sequence[Mode],
+    out_dir: Path,
+    rpm: int = DEFAULT_RPM,
+    durations: tuple[int, int] = DURATION_RANGE_MS,
 ) -> dict[str, Any]:
     """Run the benchmark, print the table, write `bench-<size>.json` and `.png` in `out_dir`.
 
@@ -99,10 +123,12 @@ def run_benchmark(
         The JSON document (its `ok` is False when a must-hold target failed).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(benchmark(size=size, modes=modes, out_dir=out_dir, rpm=rpm))
+    results = asyncio.run(
+        benchmark(size=size, modes=modes, out_dir=out_dir, rpm=rpm, durations=durations)
+    )
     checks = targets(results, size=size, rpm=rpm)
-    print_report(results, checks, size=size, rpm=rpm)
-    doc = document(results, checks, size=size, rpm=rpm)
+    print_report(results, checks, size=size, rpm=rpm, durations=durations)
+    doc = document(results, checks, size=size, rpm=rpm, durations=durations)
     (out_dir / f"bench-{size}.json").write_text(json.dumps(doc, indent=2) + "\n")
     draw_chart(results, out_dir / f"bench-{size}.png", size=size, rpm=rpm)
     return doc
@@ -117,10 +143,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rpm", type=int, default=DEFAULT_RPM, help="API budget per minute (0: unlimited)"
     )
+    parser.add_argument(
+        "--durations",
+        type=duration_range,
+        default=DURATION_RANGE_MS,
+        metavar="LOW-HIGH",
+        help="model time of the runs without tools, spread evenly over LOW-HIGH ms "
+        "(default %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error("--size must be at least 1")
-    doc = run_benchmark(size=args.size, modes=args.modes, out_dir=args.out, rpm=args.rpm)
+    doc = run_benchmark(
+        size=args.size, modes=args.modes, out_dir=args.out, rpm=args.rpm, durations=args.durations
+    )
     return 0 if doc["ok"] else 1
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 DURATION_RANGE_MS = (200, 5000)
-"""`emu_duration_ms` (time spent `in_progress`) of runs without tools: spread evenly over this."""
+"""`emu_duration_ms` (time spent `in_progress`) of runs without tools: spread evenly over this
+by default (`python -m bench.run --durations LOW-HIGH` for runs like yours)."""
 
 TOOL_DURATION_RANGE_MS = (300, 1500)
 """The same for runs with tool rounds (each round re-enters `in_progress` for this long)."""
@@ -64,11 +65,11 @@ def spread(index: int, bounds: tuple[int, int]) -> int:
     return low + round((high - low) * ((index * GOLDEN_RATIO_FRACTION) % 1.0))
 
 
-def workload(size: int) -> list[RunSpec]:
+def workload(size: int, durations: tuple[int, int] = DURATION_RANGE_MS) -> list[RunSpec]:
     """The same deterministic workload for every mode.
 
-    Every third run has tool rounds (one round, every sixth two); durations are spread over
-    `DURATION_RANGE_MS` (runs with tools: `TOOL_DURATION_RANGE_MS`).
+    Every third run has tool rounds (one round, every sixth two); the others' durations are
+    spread over `durations` (runs with tools: `TOOL_DURATION_RANGE_MS`).
     """
     specs: list[RunSpec] = []
     for i in range(size):
@@ -80,7 +81,7 @@ def workload(size: int) -> list[RunSpec]:
             }
             specs.append(RunSpec(index=i, metadata=metadata, tool_rounds=rounds))
         else:
-            metadata = {"emu_duration_ms": str(spread(i, DURATION_RANGE_MS))}
+            metadata = {"emu_duration_ms": str(spread(i, durations))}
             specs.append(RunSpec(index=i, metadata=metadata))
     return specs
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
+
+from bench.run import duration_range
+from bench.run import main as bench_main
 from bench.workload import DURATION_RANGE_MS, TOOL_DURATION_RANGE_MS, workload
 
 
@@ -24,3 +30,26 @@ def test_every_mode_gets_the_same_runs() -> None:
     assert workload(30) == workload(30)
     specs = workload(12)
     assert [s.tool_rounds for s in specs] == [0, 0, 1, 0, 0, 2] * 2
+
+
+def test_a_chosen_duration_range_is_spread_over_the_same_way() -> None:
+    plain = [
+        int(s.metadata["emu_duration_ms"]) for s in workload(60, (500, 20_000)) if not s.tool_rounds
+    ]
+    assert min(plain) < 2_500 and max(plain) > 18_000
+    assert all(500 <= d <= 20_000 for d in plain)
+
+
+@pytest.mark.parametrize("text", ["5000", "0-100", "300-200", "a-b", "-5-10"])
+def test_a_range_that_cannot_be_spread_is_refused(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="LOW-HIGH"):
+        duration_range(text)
+
+
+def test_the_command_line_reads_the_range_and_says_what_it_expects(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert duration_range("500-20000") == (500, 20_000)
+    with pytest.raises(SystemExit):
+        bench_main(["--durations", "20000-500"])
+    assert "0 < LOW <= HIGH" in capsys.readouterr().err
