@@ -174,7 +174,8 @@ def build_workers(
         task_queue: Main queue; API calls go to `task_queue + "-openai"`.
         openai: Client used by the backend activities.
         tools: Tools the model may call.
-        openai_rpm: API request budget per minute across all workers (0: unlimited).
+        openai_rpm: API request budget per minute across all workers (0: unlimited; then an
+            Assistants read that sees completion also fetches the answer).
         max_cached_workflows: Workflow cache size (0 replays every task: used by crash tests).
         workflows: Workflows of the main queue (add your business workflows to ours).
         api_tuner: Slots of the OpenAI worker (default: `api_call_tuner()`).
@@ -191,7 +192,8 @@ def build_workers(
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
         activity_task_poller_behavior=PollerBehaviorAutoscaling(),
     )
-    assistants = AssistantsActivities(openai, tools)
+    # Under a budget every activity is one API request, so the rate limit counts requests.
+    assistants = AssistantsActivities(openai, tools, answer_with_read=not openai_rpm)
     responses = ResponsesActivities(openai, tools)
     api = Worker(
         client,

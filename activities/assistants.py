@@ -54,13 +54,20 @@ def poll_after_ms(headers: Any) -> int | None:
 class AssistantsActivities:
     """Assistants API calls as activities; the worker constructs it with its client."""
 
-    def __init__(self, client: AsyncOpenAI, tools: ToolRegistry) -> None:
+    def __init__(
+        self, client: AsyncOpenAI, tools: ToolRegistry, *, answer_with_read: bool = False
+    ) -> None:
         """Args:
         client: An `AsyncOpenAI` with `max_retries=0` (Temporal owns retries).
         tools: Registry whose definitions are sent with runs and new assistants.
+        answer_with_read: The read that sees a run `completed` also lists its messages, so
+            the workflow needs no `answer` activity (one activity and one workflow task fewer
+            between completion and result). That read is then two API requests; leave it off
+            under an API budget, which counts activities.
         """
         self._client = client
         self._tools = tools
+        self._answer_with_read = answer_with_read
         # The SDK imports an API's modules on first use (about 0.2 s here): load the ones this
         # backend calls now, with the worker, not in the first run's first call.
         _ = client.beta.assistants, client.beta.threads.runs, client.beta.threads.messages
@@ -153,7 +160,8 @@ class AssistantsActivities:
     async def read(self, ref: ObjectRef) -> RunSnapshot:
         """Retrieve the run once; the snapshot carries the server's poll-after hint.
 
-        One activity, one API request: the OpenAI queue's rate limit counts activities.
+        One API request (the OpenAI queue's rate limit counts activities), unless built with
+        `answer_with_read`: then a `completed` run's snapshot carries its answer too.
         """
         assert ref.thread_id is not None
         try:
@@ -162,7 +170,10 @@ class AssistantsActivities:
             )
         except openai.OpenAIError as err:
             raise to_application_error(err, operation="retrieve run") from err
-        return snapshot_from_run(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+        snapshot = snapshot_from_run(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+        if self._answer_with_read and snapshot.status == "completed":
+            return snapshot.model_copy(update={"answer": await self._answer_text(ref)})
+        return snapshot
 
     @activity.defn(name="assistants.submit_tool_outputs")
     async def submit_tool_outputs(self, input: SubmitInput) -> RunSnapshot:
@@ -210,6 +221,9 @@ class AssistantsActivities:
     @activity.defn(name="assistants.answer")
     async def answer(self, ref: ObjectRef) -> Answer:
         """The assistant messages the run added to the thread, joined as text."""
+        return Answer(text=await self._answer_text(ref))
+
+    async def _answer_text(self, ref: ObjectRef) -> str:
         assert ref.thread_id is not None
         try:
             page = await self._client.beta.threads.messages.list(
@@ -224,4 +238,4 @@ class AssistantsActivities:
             for block in message.content
             if block.type == "text"
         ]
-        return Answer(text="\n".join(parts))
+        return "\n".join(parts)

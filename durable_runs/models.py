@@ -169,8 +169,9 @@ class RunSnapshot(Frozen):
         poll_after_ms: The server's `openai-poll-after-ms` hint from this read.
         expires_at: Unix time after which a run waiting for tool outputs expires.
         assistant_id: Assistant of an Assistants run.
-        answer: The final text, when the object that shows `completed` carries it (a Responses
-            response does; the workflow then skips its `answer` activity).
+        answer: The final text, when the read that shows `completed` carries it (a Responses
+            response does, and an Assistants read with no API budget set fetches it); the
+            workflow then skips its `answer` activity.
     """
 
     object_id: str

@@ -50,3 +50,29 @@ async def test_a_finishing_run_goes_ahead_of_new_runs_under_the_budget(
     # The first run's reads and answer jumped the queue: first in first out, they would have
     # waited behind every new run's prepare (and the creates scheduled before them).
     assert sum(created) <= NEW_RUNS // 2, created
+
+
+async def test_without_a_budget_the_read_that_sees_completion_brings_the_answer(
+    client: Client, worker_factory: WorkerFactory, emulator: RunningEmulator
+) -> None:
+    async with worker_factory(client) as queue:
+        handle = await start(client, queue, request(backend="assistants"))
+        result = await handle.result()
+    assert result.status == "completed"
+    assert result.answer == "4"
+    assert "answer" not in result.api_calls, result.api_calls  # no activity of its own
+    (run,) = await runs_of(emulator, handle.id)
+    assert run["calls"]["list_messages"] == 1, run["calls"]
+
+
+async def test_under_a_budget_every_activity_is_one_request(
+    client: Client, worker_factory: WorkerFactory, emulator: RunningEmulator
+) -> None:
+    async with worker_factory(client, openai_rpm=6000) as queue:
+        handle = await start(client, queue, request(backend="assistants"))
+        result = await handle.result()
+    assert result.answer == "4"
+    assert result.api_calls["answer"] == 1, result.api_calls
+    (run,) = await runs_of(emulator, handle.id)
+    assert run["calls"]["list_messages"] == 1, run["calls"]
+    assert run["calls"]["retrieve_run"] == result.api_calls["read"], (run["calls"], result)
