@@ -50,9 +50,10 @@ def targets(results: dict[str, ModeResult], *, size: int, rpm: int) -> list[Targ
     """Evaluate the issue's targets on the measured figures.
 
     Must hold at every size: every run completes and none is lost; webhook mode makes at most
-    one status read per run; durable modes stay within the request budget. Timing comparisons
-    (p50 latencies, reads vs the naive loop) are reported, and must hold only from 100 runs up
-    where they are not dominated by noise; the 1,000-run memory bound must hold at ≥ 1,000.
+    one status read per run. From 100 runs up, where noise no longer dominates: webhook p50
+    under its limit, durable modes within the request budget. The memory bound must hold from
+    1,000 runs. Polling's comparisons with the naive loop (reads, p50) are reported only: the
+    README explains why both cannot hold run by run.
     """
     out: list[Target] = []
     for mode, r in results.items():
@@ -191,9 +192,10 @@ def print_report(
     """Print the per-mode table (ratios against the naive loop) and the targets."""
     console = Console(width=160)
     low, high = durations
+    budget = f"budget {rpm} rpm" if rpm else "no API budget"
     table = Table(
         title=f"durable-runs benchmark: {size} concurrent runs of {low / 1000:g}–{high / 1000:g} s,"
-        f" budget {rpm or '∞'} rpm"
+        f" {budget}"
     )
     table.add_column("metric")
     for mode in results:

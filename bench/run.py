@@ -28,8 +28,8 @@ from bench.workload import DURATION_RANGE_MS, weather_tool_definition, workload
 from bridge.server import running_bridge
 from durable_runs.settings import Settings
 
-DEFAULT_RPM = 6000
-"""Default API budget per minute: more than any size here asks for in a minute (the README's
+DEFAULT_RPM = 0
+"""Default API budget per minute: none, as a worker is configured by default (the README's
 1,000-run figures use `--rpm 3000`, which binds)."""
 
 
