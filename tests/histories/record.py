@@ -63,12 +63,15 @@ class Scenario:
         request: The workflow input.
         check: Asserts the outcome from the handle (and may drive the run, e.g. cancel it).
         webhooks: Run against an emulator that sends events through a bridge.
+        openai_rpm: The worker's API budget (under one, `answer` is an activity of its own;
+            without, the read that sees completion brings the answer).
     """
 
     name: str
     request: RunRequest
     check: Callable[[Handle, RunningEmulator], Awaitable[None]]
     webhooks: bool = False
+    openai_rpm: int = 0
 
 
 def req(question: str = "What is 2+2?", **fields: Any) -> RunRequest:
@@ -143,6 +146,7 @@ async def continued_as_new(handle: Handle, _: RunningEmulator) -> None:
 
 SCENARIOS = [
     Scenario("assistants_completed", req(), completed),
+    Scenario("assistants_completed_under_budget", req(), completed, openai_rpm=6000),
     Scenario("assistants_two_tool_rounds", req(WEATHER, tools=TOOLS), two_tool_rounds),
     Scenario("assistants_failed", req(metadata={"emu_outcome": "failed"}), failed),
     Scenario(
@@ -183,10 +187,12 @@ SCENARIOS = [
 
 
 @asynccontextmanager
-async def worker(client: Client, emulator: RunningEmulator) -> AsyncIterator[None]:
+async def worker(client: Client, emulator: RunningEmulator, openai_rpm: int) -> AsyncIterator[None]:
     """An in-process worker on `QUEUE` talking to `emulator`."""
     openai = AsyncOpenAI(base_url=emulator.base_url, api_key=API_KEY, max_retries=0)
-    workers = build_workers(client, task_queue=QUEUE, openai=openai, tools=demo_registry())
+    workers = build_workers(
+        client, task_queue=QUEUE, openai=openai, tools=demo_registry(), openai_rpm=openai_rpm
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(run_workers(workers, stop))
     try:
@@ -239,10 +245,11 @@ async def main(names: list[str]) -> None:
     chosen = [s for s in SCENARIOS if not names or s.name in names]
     async with await start_dev_environment() as env:
         client = env.client
-        async with running_emulator() as emulator, worker(client, emulator):
+        async with running_emulator() as emulator:
             for scenario in (s for s in chosen if not s.webhooks):
-                for path in await record(client, emulator, scenario):
-                    print("wrote", path.relative_to(HISTORIES.parents[1]))
+                async with worker(client, emulator, scenario.openai_rpm):
+                    for path in await record(client, emulator, scenario):
+                        print("wrote", path.relative_to(HISTORIES.parents[1]))
         secret = new_secret()
         settings = Settings(
             OPENAI_WEBHOOK_SECRET=secret,
@@ -250,10 +257,11 @@ async def main(names: list[str]) -> None:
         )
         async with running_bridge(settings) as bridge:
             config = EmulatorConfig(webhook_url=bridge.url, webhook_secret=secret)
-            async with running_emulator(config) as emulator, worker(client, emulator):
+            async with running_emulator(config) as emulator:
                 for scenario in (s for s in chosen if s.webhooks):
-                    for path in await record(client, emulator, scenario):
-                        print("wrote", path.relative_to(HISTORIES.parents[1]))
+                    async with worker(client, emulator, scenario.openai_rpm):
+                        for path in await record(client, emulator, scenario):
+                            print("wrote", path.relative_to(HISTORIES.parents[1]))
 
 
 if __name__ == "__main__":
