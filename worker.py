@@ -145,6 +145,13 @@ def api_call_tuner(
     )
 
 
+def configured_api_call_tuner(settings: Settings) -> WorkerTuner:
+    """`api_call_tuner` as configured (`DURABLE_RUNS_OPENAI_MIN_CALLS`, `..._TARGET_CPU`)."""
+    return api_call_tuner(
+        min_calls=settings.openai_min_calls, target_cpu=settings.openai_target_cpu
+    )
+
+
 def cache_workflow_bytecode(workflows: Sequence[type]) -> None:
     """Write the bytecode of the workflows' packages if it is missing or stale.
 
@@ -245,9 +252,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
         openai=api,
         tools=tools or load_tools(settings.tools),
         openai_rpm=settings.openai_rpm,
-        api_tuner=api_call_tuner(
-            min_calls=settings.openai_min_calls, target_cpu=settings.openai_target_cpu
-        ),
+        api_tuner=configured_api_call_tuner(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,4 +1,5 @@
-"""The worker's start-up: bytecode for the modules the sandbox re-imports with every run."""
+"""The worker's start-up: bytecode for the modules the sandbox re-imports with every run, and
+the OpenAI worker's slots as configured."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from openai import AsyncOpenAI
+from temporalio.worker import ResourceBasedSlotSupplier
 
 from activities.assistants import AssistantsActivities
 from activities.demo_tools import demo_registry
 from activities.responses import ResponsesActivities
-from worker import cache_workflow_bytecode
+from durable_runs.settings import Settings
+from worker import cache_workflow_bytecode, configured_api_call_tuner
 
 WORKFLOW_SOURCE = """
 from temporalio import workflow
@@ -61,3 +64,13 @@ def test_the_sdk_resources_load_with_the_worker_not_in_the_first_run() -> None:
     ResponsesActivities(client, demo_registry())
     assert "runs" in vars(client.beta.threads) and "messages" in vars(client.beta.threads)
     assert "assistants" in vars(client.beta) and "responses" in vars(client)
+
+
+def test_the_slot_settings_reach_the_openai_workers_tuner(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DURABLE_RUNS_OPENAI_MIN_CALLS", "3")
+    monkeypatch.setenv("DURABLE_RUNS_OPENAI_TARGET_CPU", "0.5")
+    tuner = configured_api_call_tuner(Settings())
+    supplier = tuner.activity_slot_supplier  # type: ignore[attr-defined]
+    assert isinstance(supplier, ResourceBasedSlotSupplier)
+    assert supplier.slot_config.minimum_slots == 3
+    assert supplier.tuner_config.target_cpu_usage == 0.5
