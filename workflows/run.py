@@ -214,10 +214,10 @@ class AssistantRunWorkflow:
         """Seconds to wait before the next check.
 
         Polling, checks are due on the backoff schedule counted from the create (0.5, 1.25,
-        2.375 s … after it), so the time each check takes does not add up over the run as it
-        does in a sleep-then-retrieve loop. The server's poll-after hint is a lower bound; a
-        check it puts off moves the schedule with it. In webhook mode the wait is the safety
-        poll.
+        2.375 s … after the workflow task that records it), so the time each check takes does
+        not add up over the run as it does in a sleep-then-retrieve loop. The server's
+        poll-after hint is a lower bound; a check it puts off moves the schedule with it. In
+        webhook mode the wait is the safety poll.
         """
         state = self._state
         poll = self._request.poll
