@@ -16,9 +16,10 @@ pytestmark = pytest.mark.timeout(400)
 
 def test_bench_size_3_writes_every_mode(tmp_path: Path) -> None:
     """Every mode runs 3 runs to completion; the JSON and PNG are written with the right shape."""
-    doc = run_benchmark(size=3, modes=ALL_MODES, out_dir=tmp_path, rpm=6000)
+    doc = run_benchmark(size=3, modes=ALL_MODES, out_dir=tmp_path, rpm=6000, durations=(200, 1000))
     written = json.loads((tmp_path / "bench-3.json").read_text())
     assert written["size"] == 3
+    assert written["durations_ms"] == [200, 1000]
     assert {"platform", "cpu_count"} <= set(written["machine"])
     assert list(written["modes"]) == list(ALL_MODES)
     for mode, figures in written["modes"].items():
