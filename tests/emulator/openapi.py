@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path("/work/shared/reference/openai-openapi.yaml")
+SPEC_PATH = Path(__file__).parents[1] / "reference" / "openai-openapi.yaml"
 _BASE = "urn:openai-openapi"
 
 try:
