@@ -28,7 +28,7 @@ from tests.emulator.helpers import (
 from tests.emulator.openapi import assert_matches
 from tests.emulator.receiver import Receiver, running_receiver
 
-VECTORS = json.loads(Path(__file__).parents[1] / "reference" / "webhook-vectors.json".read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "reference" / "webhook-vectors.json").read_text())
 SECRET = "whsec_" + base64.b64encode(b"durable-runs-emulator-test-secret").decode()
 
 
