@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="The bridge also signals progress-only run events (queued, in_progress, "
         "cancelling).",
     )
+    bridge_routing: Literal["retrieve", "visibility"] = Field(
+        default="retrieve",
+        alias="DURABLE_RUNS_BRIDGE_ROUTING",
+        description="How the bridge finds the run of an id-only `response.*` event: `retrieve` "
+        "reads the response (its metadata names the workflow, and the read becomes the run's "
+        "snapshot); `visibility` asks Temporal's visibility index, kept to measure against.",
+    )
 
     @property
     def openai_task_queue(self) -> str:
