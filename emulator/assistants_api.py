@@ -18,6 +18,7 @@ from emulator.store import AssistantRecord, MessageRecord, RunRecord, ThreadReco
 from emulator.tagging import tag
 from emulator.validation import (
     check_metadata,
+    check_model,
     message_content,
     normalize_tools,
     read_json,
@@ -50,6 +51,7 @@ async def create_assistant(request: Request, state: State) -> dict[str, Any]:
     tag(request, "create_assistant")
     body = await read_json(request)
     model = required_string(body, "model")
+    check_model(state.config, model)
     metadata = check_metadata(body.get("metadata"))
     parse_scenario(metadata)  # reject invalid knob defaults up front
     assistant = AssistantRecord(
@@ -263,6 +265,7 @@ async def create_run(request: Request, state: State, thread_id: str) -> JSONResp
     assistant = state.store.assistant(required_string(body, "assistant_id"))
     if body.get("stream"):
         raise bad_request("Streaming is not supported by the emulator.", param="stream")
+    check_model(state.config, body.get("model"))
     metadata = check_metadata(body.get("metadata"))
     scenario = parse_scenario(metadata, assistant.metadata)
     attempt = 0

@@ -97,6 +97,16 @@ def bad_request(message: str, *, param: str | None = None, code: str | None = No
     return APIError(400, message, param=param, code=code)
 
 
+def model_not_found(model: str) -> APIError:
+    """400 for a model that does not exist, as the Responses and Assistants APIs answer it."""
+    return APIError(
+        400,
+        f"The requested model '{model}' does not exist.",
+        param="model",
+        code="model_not_found",
+    )
+
+
 def rate_limited(
     retry_after_ms: float, *, limit: int = 500, model: str = "gpt-4o-mini"
 ) -> APIError:

@@ -17,17 +17,21 @@ from emulator.state import EmulatorState
 
 
 def set_status(state: EmulatorState, record: ResponseRecord, status: str) -> None:
-    """Move a response to `status`, record it, and send the webhook of a terminal status."""
+    """Move a response to `status`, record it, and send the webhook of a terminal status.
+
+    Only background responses send one: OpenAI documents `response.*` events as sent when a
+    background response ends.
+    """
     at = time.time()
     record.status = status
     if status == "completed":
         record.completed_at = at
     state.stats.record_status(record.ref, status, at)
-    if status in TERMINAL_RESPONSE_STATUSES:
+    if record.background and status in TERMINAL_RESPONSE_STATUSES:
         state.webhooks.publish(
             event_type=f"response.{status}",
             data={"id": record.id},
-            object_id=record.id,
+            ref=record.ref,
             faults=record.scenario.webhook_faults,
         )
 

@@ -16,7 +16,7 @@ from emulator.responses import ResponseRecord
 from emulator.scenario import parse_scenario
 from emulator.state import EmulatorState, check_object_faults, get_state
 from emulator.tagging import tag
-from emulator.validation import check_metadata, read_json
+from emulator.validation import check_metadata, check_model, read_json
 
 router = APIRouter(prefix="/v1")
 State = Annotated[EmulatorState, Depends(get_state)]
@@ -116,6 +116,7 @@ async def create_response(request: Request, state: State) -> JSONResponse:
     body = await read_json(request)
     if body.get("stream"):
         raise bad_request("Streaming is not supported by the emulator.", param="stream")
+    check_model(state.config, body.get("model"))
     metadata = check_metadata(body.get("metadata"))
     scenario = parse_scenario(metadata)
     if scenario.outcome == "expired":

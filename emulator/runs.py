@@ -2,7 +2,8 @@
 
 queued → in_progress → (requires_action ⇄ in_progress)* → completed | failed | incomplete |
 expired; cancel: → cancelling → cancelled; any non-terminal run past `expires_at` → expired.
-Every status change is recorded in the stats and sent as a `thread.run.<status>` webhook.
+Every status change is recorded in the stats; with the `thread_run_webhooks` extension (OpenAI sends
+no such events) it is also sent as a `thread.run.<status>` webhook carrying the whole run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from emulator.store import TERMINAL_RUN_STATUSES, MessageRecord, RunRecord, text
 
 
 def set_status(state: EmulatorState, run: RunRecord, status: str) -> None:
-    """Move `run` to `status`, record it and publish its webhook event."""
+    """Move `run` to `status`, record it, and publish its event if `thread_run_webhooks` is on."""
     now = time.time()
     run.status = status
     if status == "in_progress" and run.started_at is None:
@@ -33,12 +34,13 @@ def set_status(state: EmulatorState, run: RunRecord, status: str) -> None:
     if status in TERMINAL_RUN_STATUSES:
         run.pending_calls = []
     state.stats.record_status(run.ref, status, now)
-    state.webhooks.publish(
-        event_type=f"thread.run.{status}",
-        data=run.to_dict(),
-        object_id=run.id,
-        faults=run.scenario.webhook_faults,
-    )
+    if state.config.thread_run_webhooks:
+        state.webhooks.publish(
+            event_type=f"thread.run.{status}",
+            data=run.to_dict(),
+            ref=run.ref,
+            faults=run.scenario.webhook_faults,
+        )
 
 
 def start_run(state: EmulatorState, run: RunRecord) -> None:

@@ -11,6 +11,27 @@ ObjectKind = Literal["run", "response"]
 
 
 @dataclass
+class WebhookDelivery:
+    """When one webhook event (one `webhook-id`) was first tried and when a receiver took it."""
+
+    type: str
+    webhook_id: str
+    first_attempt_at: float
+    delivered_at: float | None = None
+    attempts: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view."""
+        return {
+            "type": self.type,
+            "webhook_id": self.webhook_id,
+            "first_attempt_at": self.first_attempt_at,
+            "delivered_at": self.delivered_at,
+            "attempts": self.attempts,
+        }
+
+
+@dataclass
 class ObjectStats:
     """Per run (or response) counters."""
 
@@ -20,6 +41,7 @@ class ObjectStats:
     requests: list[dict[str, Any]] = field(default_factory=list)
     status_times: dict[str, float] = field(default_factory=dict)
     statuses: list[tuple[str, float]] = field(default_factory=list)
+    webhooks: dict[str, WebhookDelivery] = field(default_factory=dict)
 
     def to_dict(self, object_id: str) -> dict[str, Any]:
         """JSON view."""
@@ -31,6 +53,7 @@ class ObjectStats:
             "requests": list(self.requests),
             "status_times": dict(self.status_times),
             "statuses": [[status, at] for status, at in self.statuses],
+            "webhooks": [delivery.to_dict() for delivery in self.webhooks.values()],
         }
 
 
@@ -106,6 +129,23 @@ class Stats:
         entry = self._entry(ref)
         entry.status_times.setdefault(status, at)
         entry.statuses.append((status, at))
+
+    def record_webhook_attempt(
+        self, ref: ObjectRef, *, event_type: str, webhook_id: str, at: float
+    ) -> None:
+        """Record one delivery attempt of an object's event (copies share the `webhook_id`)."""
+        deliveries = self._entry(ref).webhooks
+        delivery = deliveries.get(webhook_id)
+        if delivery is None:
+            deliveries[webhook_id] = WebhookDelivery(event_type, webhook_id, at)
+        else:
+            delivery.attempts += 1
+
+    def record_webhook_delivered(self, ref: ObjectRef, *, webhook_id: str, at: float) -> None:
+        """Record that a receiver answered 2xx to an event (the first such answer counts)."""
+        delivery = self._entry(ref).webhooks.get(webhook_id)
+        if delivery is not None and delivery.delivered_at is None:
+            delivery.delivered_at = at
 
     def webhook(self, counter: str, amount: int = 1) -> None:
         """Bump a webhook delivery counter."""

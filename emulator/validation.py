@@ -5,7 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from emulator.errors import bad_request
+from emulator.config import EmulatorConfig
+from emulator.errors import bad_request, model_not_found
+
+
+def check_model(config: EmulatorConfig, model: Any) -> None:
+    """Refuse a model name that does not exist (`config.models`); None is left to the caller.
+
+    Raises:
+        APIError: 400 `invalid_type` for a non-string, 400 `model_not_found` for an unknown name.
+    """
+    if model is None:
+        return
+    if not isinstance(model, str):
+        raise bad_request(
+            "Invalid type for 'model': expected a string.", param="model", code="invalid_type"
+        )
+    if not config.model_exists(model):
+        raise model_not_found(model)
 
 
 def check_metadata(metadata: Any, *, param: str = "metadata") -> dict[str, str]:

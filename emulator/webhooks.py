@@ -1,5 +1,7 @@
 """Signed webhook events, sent the way OpenAI sends them, with retries and injectable faults.
 
+Each event's attempts and its first 2xx answer are recorded in the object's stats (`webhooks`).
+
 Faults (config `webhook_faults` for all events, knob `emu_webhook` per object, comma separated):
 `drop`, `drop_first`, `duplicate`, `delay_ms:N`, `reorder`, `wrong_secret`, `drop_status:S`.
 """
@@ -20,7 +22,7 @@ import httpx
 
 from emulator.config import EmulatorConfig
 from emulator.signing import sign
-from emulator.stats import Stats
+from emulator.stats import ObjectRef, Stats
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class _Delivery:
     event_type: str
     body: str
     faults: Faults
+    ref: ObjectRef
 
 
 def _hex_id(prefix: str) -> str:
@@ -73,7 +76,7 @@ def _hex_id(prefix: str) -> str:
 
 
 class WebhookSender:
-    """Sends `thread.run.*` / `response.*` events to the configured URL.
+    """Sends `response.*` events (and, as an extension, `thread.run.*`) to the configured URL.
 
     Args:
         config: Returns the current configuration (it may change at runtime).
@@ -94,14 +97,16 @@ class WebhookSender:
         return bool(config.webhook_url and config.webhook_secret)
 
     def publish(
-        self, *, event_type: str, data: dict[str, Any], object_id: str, faults: Sequence[str] = ()
+        self, *, event_type: str, data: dict[str, Any], ref: ObjectRef, faults: Sequence[str] = ()
     ) -> None:
         """Queue an event (`data` is serialized now, so later changes do not leak into it).
 
         Args:
-            event_type: E.g. `thread.run.completed`.
-            data: The event's `data` (a full run, or `{"id": ...}` for responses).
-            object_id: The run/response id (orders `reorder` holds per object).
+            event_type: E.g. `response.completed`.
+            data: The event's `data` (`{"id": ...}` for responses, the full run for the
+                `thread.run.*` extension).
+            ref: The run/response the event is about (its stats entry records the delivery;
+                `reorder` holds events per object).
             faults: The object's own faults, added to the configured ones.
         """
         if not self.enabled:
@@ -122,9 +127,9 @@ class WebhookSender:
             "type": event_type,
             "data": data,
         }
-        delivery = _Delivery(_hex_id("wh"), event_type, json.dumps(event), parsed)
+        delivery = _Delivery(_hex_id("wh"), event_type, json.dumps(event), parsed, ref)
         if parsed.reorder:
-            self._reorder(object_id, delivery, config.webhook_reorder_flush_ms / 1000.0)
+            self._reorder(ref.id, delivery, config.webhook_reorder_flush_ms / 1000.0)
             return
         self._start(delivery)
 
@@ -174,6 +179,12 @@ class WebhookSender:
         config = self._config()
         stats = self._stats()
         stats.webhook("attempts")
+        stats.record_webhook_attempt(
+            delivery.ref,
+            event_type=delivery.event_type,
+            webhook_id=delivery.webhook_id,
+            at=time.time(),
+        )
         if first and delivery.faults.drop_first:
             stats.webhook("dropped")
             return False
@@ -204,9 +215,13 @@ class WebhookSender:
                 "webhook %s to %s failed: %s", delivery.event_type, config.webhook_url, exc
             )
             return False
+        answered_at = time.time()
         stats.webhook("sent")
         if 200 <= response.status_code < 300:
             stats.webhook("succeeded")
+            stats.record_webhook_delivered(
+                delivery.ref, webhook_id=delivery.webhook_id, at=answered_at
+            )
             return True
         stats.webhook("failed")
         return False

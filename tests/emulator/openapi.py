@@ -43,10 +43,15 @@ def normalise(node: Any) -> Any:
 
 
 @functools.cache
-def _registry() -> Registry:
+def _document() -> dict[str, Any]:
     with SPEC_PATH.open("rb") as handle:
-        document = yaml.load(handle, Loader=_Loader)
-    resource = Resource.from_contents(normalise(document), default_specification=DRAFT202012)
+        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)
+    return document
+
+
+@functools.cache
+def _registry() -> Registry:
+    resource = Resource.from_contents(normalise(_document()), default_specification=DRAFT202012)
     registry: Registry = Registry().with_resource(_BASE, resource)
     return registry
 
@@ -62,6 +67,23 @@ def assert_matches(name: str, instance: Any) -> None:
     errors = sorted(_validator(name).iter_errors(instance), key=lambda e: list(e.path))
     messages = [f"{list(e.path)}: {e.message[:300]}" for e in errors]
     assert not messages, f"{name} mismatch:\n" + "\n".join(messages)
+
+
+def schema(name: str) -> dict[str, Any]:
+    """`components.schemas.<name>` as the document writes it."""
+    value: dict[str, Any] = _document()["components"]["schemas"][name]
+    return value
+
+
+def webhook_event_schemas() -> dict[str, str]:
+    """Event type (`response.completed`) → name of its schema, for every documented event."""
+    found: dict[str, str] = {}
+    for name, node in _document()["components"]["schemas"].items():
+        if node.get("x-oaiMeta", {}).get("group") != "webhook-events":
+            continue
+        for event_type in node["properties"]["type"]["enum"]:
+            found[event_type] = name
+    return found
 
 
 # The real API returns `"usage": null` (until terminal) and `"user": null` on responses, while the

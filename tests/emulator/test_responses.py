@@ -270,13 +270,19 @@ async def test_create_faults_and_workflow_index(emu: RunningEmulator, client: As
         "emu_retry_after_ms": "10",
     }
     with pytest.raises(openai.RateLimitError):
-        await client.responses.create(model="m", input="1+1", background=True, metadata=metadata)
+        await client.responses.create(
+            model="gpt-4o-mini", input="1+1", background=True, metadata=metadata
+        )
     assert "wf-resp" not in (await emu.stats())["responses_by_workflow"]
     with pytest.raises(openai.InternalServerError):
-        await client.responses.create(model="m", input="1+1", background=True, metadata=metadata)
+        await client.responses.create(
+            model="gpt-4o-mini", input="1+1", background=True, metadata=metadata
+        )
     lost = (await emu.stats())["responses_by_workflow"]["wf-resp"]
     assert len(lost) == 1
-    ok = await client.responses.create(model="m", input="1+1", background=True, metadata=metadata)
+    ok = await client.responses.create(
+        model="gpt-4o-mini", input="1+1", background=True, metadata=metadata
+    )
     assert (await emu.stats())["responses_by_workflow"]["wf-resp"] == [lost[0], ok.id]
 
 
@@ -290,10 +296,13 @@ async def test_terminal_webhooks_carry_only_the_id() -> None:
             ) as client,
         ):
             done = await client.responses.create(
-                model="m", input="1+1", background=True, metadata=FAST
+                model="gpt-4o-mini", input="1+1", background=True, metadata=FAST
             )
             cancelled = await client.responses.create(
-                model="m", input="1+1", background=True, metadata={"emu_outcome": "stay_queued"}
+                model="gpt-4o-mini",
+                input="1+1",
+                background=True,
+                metadata={"emu_outcome": "stay_queued"},
             )
             await client.responses.cancel(cancelled.id)
             await eventually(lambda: _received(receiver), lambda n: n >= 2)

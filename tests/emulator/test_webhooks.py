@@ -1,4 +1,9 @@
-"""Signed webhook events: signatures, envelope, retries and faults."""
+"""Signed webhook events: signatures, retries and faults, shown on the `thread.run.*` extension.
+
+Runs publish an event at every status change only with `thread_run_webhooks=True` (OpenAI sends
+no such events), which makes them handy to watch ordering faults; what the emulator sends by
+default is tested in test_webhook_defaults.py.
+"""
 
 from __future__ import annotations
 
@@ -73,8 +78,8 @@ async def _completed_run(client: AsyncOpenAI, metadata: dict[str, str]) -> Run:
     return await wait_run(client, run, {"completed"})
 
 
-async def test_every_status_change_is_a_signed_event() -> None:
-    async with webhook_setup() as (emu, receiver, client):
+async def test_run_extension_sends_every_status_change_signed() -> None:
+    async with webhook_setup(thread_run_webhooks=True) as (emu, receiver, client):
         assistant, thread = await setup_thread(
             client, "What's the weather in Paris?", tools=WEATHER_TOOLS
         )
@@ -119,7 +124,7 @@ async def _noop(receiver: Receiver) -> Receiver:
 
 
 async def test_failed_deliveries_are_retried_with_the_same_id() -> None:
-    async with webhook_setup(fail_first=2) as (emu, receiver, client):
+    async with webhook_setup(fail_first=2, thread_run_webhooks=True) as (emu, receiver, client):
         await client.beta.assistants.create(model="gpt-4o-mini")
         assistant, thread = await setup_thread(client, "1+1")
         await client.beta.threads.runs.create(
@@ -141,9 +146,9 @@ async def test_failed_deliveries_are_retried_with_the_same_id() -> None:
 
 
 async def test_retries_stop_after_the_schedule() -> None:
-    async with webhook_setup(fail_first=100) as (emu, receiver, client):
+    async with webhook_setup(fail_first=100, thread_run_webhooks=True) as (emu, receiver, client):
         assistant, thread = await setup_thread(client, "1+1")
-        await client.beta.threads.runs.create(
+        run = await client.beta.threads.runs.create(
             thread_id=thread.id,
             assistant_id=assistant.id,
             metadata={"emu_outcome": "stay_queued"},
@@ -151,6 +156,12 @@ async def test_retries_stop_after_the_schedule() -> None:
         stats = await eventually(emu.stats, lambda s: s["webhooks"]["gave_up"] == 1)
         assert stats["webhooks"]["attempts"] == 4
         assert len(receiver.received) == 4
+        [delivery] = stats["runs"][run.id]["webhooks"]
+        assert delivery["type"] == "thread.run.queued"
+        assert delivery["webhook_id"] == receiver.received[0].headers["webhook-id"]
+        assert delivery["attempts"] == 4
+        assert delivery["first_attempt_at"] <= receiver.received[0].at
+        assert delivery["delivered_at"] is None
 
 
 @pytest.mark.parametrize(
@@ -163,7 +174,11 @@ async def test_retries_stop_after_the_schedule() -> None:
     ],
 )
 async def test_delivery_faults(faults: str, expected_types: list[str]) -> None:
-    async with webhook_setup(webhook_reorder_flush_ms=100) as (emu, receiver, client):
+    async with webhook_setup(webhook_reorder_flush_ms=100, thread_run_webhooks=True) as (
+        emu,
+        receiver,
+        client,
+    ):
         await _completed_run(client, {"emu_webhook": faults, "emu_duration_ms": "150"})
         if expected_types:
             await eventually(
@@ -178,7 +193,7 @@ async def test_delivery_faults(faults: str, expected_types: list[str]) -> None:
 
 
 async def test_duplicate_sends_twice_with_one_webhook_id() -> None:
-    async with webhook_setup() as (_, receiver, client):
+    async with webhook_setup(thread_run_webhooks=True) as (_, receiver, client):
         await _completed_run(client, {"emu_webhook": "duplicate"})
         await eventually(lambda: _noop(receiver), lambda r: len(r.events()) >= 6)
         ids = [d.headers["webhook-id"] for d in receiver.received]
@@ -186,7 +201,9 @@ async def test_duplicate_sends_twice_with_one_webhook_id() -> None:
 
 
 async def test_delay_and_wrong_secret() -> None:
-    async with webhook_setup(webhook_faults=["delay_ms:200", "wrong_secret"]) as (
+    async with webhook_setup(
+        webhook_faults=["delay_ms:200", "wrong_secret"], thread_run_webhooks=True
+    ) as (
         emu,
         receiver,
         client,
