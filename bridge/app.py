@@ -8,9 +8,12 @@ Answers (a 5xx only where the sender's retry can succeed):
 | body not UTF-8 / JSON / an event | 400 |
 | body over the size limit | 413 |
 | event signalled to its workflow | 200 |
-| event type not routed (`batch.*`, ...) | 200, ignored |
-| no workflow for the run, or it is closed | 202, counted (the workflow's safety poll covers it) |
-| Temporal unreachable or failing | 503 with `Retry-After`: the retry delivers it |
+| event type not routed (`batch.*`, progress-only run events) | 200, `ignored` |
+| object names no workflow of ours (a stranger in the same OpenAI project) | 200, `not_ours` |
+| response the API does not know (404 on retrieve) | 200, `unknown_response` |
+| the named workflow is closed or absent (or not in the visibility index) | 202, `unknown_run` |
+| the OpenAI read rate limited, failing or unreachable | 503 with `Retry-After` |
+| Temporal unreachable or failing | 503 with `Retry-After` |
 """
 
 from __future__ import annotations
@@ -19,21 +22,28 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Response, status
+from openai import AsyncOpenAI
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
+from bridge.delivery import (
+    REGISTER_COMMAND,
+    Unavailable,
+    retrieve_owner,
+    signal,
+    visibility_owner,
+)
 from bridge.dependencies import State, TemporalClient, Verified
-from bridge.routing import EventDataError, Ignored, Target, route
+from bridge.routing import EventDataError, Lookup, Target, Unrouted, route
 from bridge.state import BridgeConfig, BridgeState
 from bridge.verify import WebhookVerifier
+from durable_runs.search_attributes import SearchAttributesMissingError, ensure_registered
 from durable_runs.settings import Settings, get_settings
 from durable_runs.temporal import connect
-from workflows.run import AssistantRunWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +51,26 @@ WEBHOOK_PATH = "/webhooks/openai"
 HEALTH_PATH = "/healthz"
 RETRY_AFTER_S = 5
 
+MISSING_KEY = (
+    "OPENAI_API_KEY is not set: the bridge reads each response an event names to find its run "
+    "(DURABLE_RUNS_BRIDGE_ROUTING=retrieve). Set OPENAI_API_KEY (and OPENAI_BASE_URL for the "
+    "emulator or another compatible server), the same values the worker uses."
+)
+
 
 class DeliveryResult(BaseModel):
     """What the bridge did with a verified delivery (the 2xx body).
 
     Attributes:
-        status: `signalled`, `unknown_run` or `ignored`.
+        status: `signalled`, or an `Unrouted` outcome (`ignored`, `not_ours`,
+            `unknown_response`, `unknown_run`).
         event_type: The event's type.
         workflow_id: The workflow signalled.
     """
 
-    status: Literal["signalled", "unknown_run", "ignored"]
+    status: Literal["signalled", "ignored", "not_ours", "unknown_response", "unknown_run"]
     event_type: str
     workflow_id: str | None = None
-
-
-class TemporalUnavailable(Exception):
-    """Temporal could not take the signal now; the sender should retry (503)."""
 
 
 router = APIRouter()
@@ -65,8 +78,8 @@ router = APIRouter()
 
 @router.get(HEALTH_PATH)
 async def healthz(state: State) -> dict[str, int | str]:
-    """Liveness plus this process's counters (`received`, `signalled`, `unknown_run`, ...)."""
-    return {"status": "ok", **state.stats.as_dict()}
+    """Liveness, the routing, and this process's counters (`received`, `signalled`, ...)."""
+    return {"status": "ok", "routing": state.routing, **state.stats.as_dict()}
 
 
 @router.post(WEBHOOK_PATH)
@@ -76,128 +89,107 @@ async def receive_webhook(
     """Route one verified event to its workflow as a `run_event` signal.
 
     Raises:
-        HTTPException: 400 when a routed event's data is malformed; 503 when Temporal is
-            unavailable.
+        HTTPException: 400 when a routed event's data is malformed; 503 when OpenAI or
+            Temporal cannot answer now.
     """
     event = delivery.event
     try:
-        target = route(
+        routed = route(
             event, webhook_id=delivery.webhook_id, signal_progress=state.config.signal_progress
         )
     except EventDataError as exc:
         state.stats.bad_request += 1
         logger.warning("webhook %s rejected (400): %s", delivery.webhook_id, exc)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "event data is malformed") from None
-    if isinstance(target, Ignored):
-        state.stats.ignored += 1
-        logger.info("webhook %s ignored: %s", delivery.webhook_id, target.reason)
-        return DeliveryResult(status="ignored", event_type=event.type)
     try:
-        workflow_id = await _deliver(client, target, state.config)
-    except TemporalUnavailable as exc:
-        state.stats.temporal_unavailable += 1
+        if isinstance(routed, Lookup):
+            routed = await _find_owner(state, client, routed)
+        if isinstance(routed, Target) and not await signal(
+            client, routed, state.stats, timeout_s=state.config.temporal_timeout_s
+        ):
+            routed = Unrouted("unknown_run", f"workflow {routed.workflow_id} is closed or absent")
+    except Unavailable as exc:
+        if exc.service == "OpenAI":
+            state.stats.api_unavailable += 1
+        else:
+            state.stats.temporal_unavailable += 1
         logger.error("webhook %s not delivered (503): %s", delivery.webhook_id, exc)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            "Temporal is unavailable; retry later",
+            f"{exc.service} is unavailable; retry later",
             headers={"Retry-After": str(RETRY_AFTER_S)},
         ) from None
-    if workflow_id is None:
-        state.stats.unknown_run += 1
-        logger.warning(
-            "webhook %s (%s) is for no running workflow: %s",
-            delivery.webhook_id,
-            event.type,
-            target.run_event.object_id,
-        )
-        response.status_code = status.HTTP_202_ACCEPTED
-        return DeliveryResult(status="unknown_run", event_type=event.type)
+    if isinstance(routed, Unrouted):
+        return _unrouted(state, delivery.webhook_id, event.type, routed, response)
     state.note_signalled(delivery.webhook_id)
-    logger.info("webhook %s (%s) signalled to %s", delivery.webhook_id, event.type, workflow_id)
-    return DeliveryResult(status="signalled", event_type=event.type, workflow_id=workflow_id)
+    logger.info(
+        "webhook %s (%s) signalled to %s", delivery.webhook_id, event.type, routed.workflow_id
+    )
+    return DeliveryResult(status="signalled", event_type=event.type, workflow_id=routed.workflow_id)
 
 
-async def _deliver(client: Client, target: Target, config: BridgeConfig) -> str | None:
-    """Signal the target's workflow; the workflow id, or None when there is none (or closed).
+async def _find_owner(state: BridgeState, client: Client, lookup: Lookup) -> Target | Unrouted:
+    if state.openai is not None:
+        return await retrieve_owner(state.openai, lookup, state.stats)
+    return await visibility_owner(
+        client, lookup, state.stats, timeout_s=state.config.temporal_timeout_s
+    )
 
-    Raises:
-        TemporalUnavailable: Temporal is unreachable, failing, or slower than the bound.
-    """
-    rpc_timeout = timedelta(seconds=config.temporal_timeout_s)
+
+def _unrouted(
+    state: BridgeState, webhook_id: str, event_type: str, unrouted: Unrouted, response: Response
+) -> DeliveryResult:
+    stats = state.stats
+    outcome = unrouted.outcome
+    if outcome == "unknown_run":
+        # Counted and accepted: the run's safety poll covers an event it did not get.
+        stats.unknown_run += 1
+        response.status_code = status.HTTP_202_ACCEPTED
+        logger.warning("webhook %s (%s): %s", webhook_id, event_type, unrouted.reason)
+    else:
+        if outcome == "ignored":
+            stats.ignored += 1
+        elif outcome == "not_ours":
+            stats.not_ours += 1
+        else:
+            stats.unknown_response += 1
+        logger.info("webhook %s (%s) %s: %s", webhook_id, event_type, outcome, unrouted.reason)
+    return DeliveryResult(status=outcome, event_type=event_type)
+
+
+async def _register_search_attributes(client: Client, timeout_s: float) -> None:
+    """Visibility routing: make sure `OpenAIRunId` exists, or say at start-up what does it."""
     try:
-        workflow_id = target.workflow_id
-        if workflow_id is None:
-            # The client retries an unavailable server on its own: bound the whole call.
-            async with asyncio.timeout(config.lookup_timeout_s + config.temporal_timeout_s):
-                workflow_id = await find_workflow_id(
-                    client,
-                    target.visibility_query,
-                    timeout_s=config.lookup_timeout_s,
-                    rpc_timeout=rpc_timeout,
-                )
-            if workflow_id is None:
-                return None
-        async with asyncio.timeout(config.temporal_timeout_s):
-            await client.get_workflow_handle(workflow_id).signal(
-                AssistantRunWorkflow.run_event, target.run_event, rpc_timeout=rpc_timeout
-            )
-        return workflow_id
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # no such workflow, or it already closed
-            return None
-        raise TemporalUnavailable(f"{exc.status.name}: {exc.message}") from exc
-    except TimeoutError as exc:
-        raise TemporalUnavailable("Temporal did not answer in time") from exc
-    except RuntimeError as exc:
-        # A lazy client that cannot connect raises a plain RuntimeError from its core.
-        if str(exc).startswith("Failed client connect"):
-            raise TemporalUnavailable(str(exc)) from exc
-        raise
-
-
-async def find_workflow_id(
-    client: Client, query: str, *, timeout_s: float, rpc_timeout: timedelta
-) -> str | None:
-    """Find a workflow by visibility query, retrying briefly (visibility lags behind upserts).
-
-    Args:
-        client: Temporal client.
-        query: A list filter, e.g. `OpenAIRunId = "resp_123"`.
-        timeout_s: How long to keep looking before answering None.
-        rpc_timeout: Bound on each list call.
-
-    Returns:
-        The id of the most recently started match, or None.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    delay = 0.1
-    while True:
-        async for execution in client.list_workflows(query, limit=1, rpc_timeout=rpc_timeout):
-            return execution.id
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return None
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.5)
+        async with asyncio.timeout(timeout_s):
+            await ensure_registered(client)
+    except (RPCError, SearchAttributesMissingError, TimeoutError, RuntimeError) as exc:
+        logger.warning(
+            "could not check or register the search attributes (%s); until a worker or `%s` "
+            "registers them, response events are answered 503",
+            exc,
+            REGISTER_COMMAND,
+        )
 
 
 def create_app(settings: Settings | None = None, *, config: BridgeConfig | None = None) -> FastAPI:
     """Build the bridge app.
 
     The lifespan opens one lazy Temporal client (so the bridge starts, and answers 503, while
-    Temporal is down) and the signature verifier.
+    Temporal is down), the signature verifier, and, with the `retrieve` routing, the OpenAI
+    client; with `visibility` it registers the search attributes if they are missing.
 
     Args:
-        settings: Webhook secrets (`webhook_secrets`: current first, then previous ones) and
-            the Temporal address; `get_settings()` when None.
+        settings: Webhook secrets (`webhook_secrets`: current first, then previous ones), the
+            Temporal address, the routing, and the OpenAI key and base URL; `get_settings()`
+            when None.
         config: Limits; defaults when None.
 
     Returns:
         The FastAPI app serving `POST /webhooks/openai` and `GET /healthz`.
 
     Raises:
-        ValueError: When no webhook secret is configured.
+        ValueError: When no webhook secret is configured, or the `retrieve` routing has no
+            `OPENAI_API_KEY`.
     """
     settings = settings if settings is not None else get_settings()
     if config is None:
@@ -207,16 +199,34 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
     secrets = settings.webhook_secrets
     if not secrets:
         raise ValueError("the bridge needs OPENAI_WEBHOOK_SECRET (whsec_...) to verify webhooks")
+    routing = settings.bridge_routing
+    if routing == "retrieve" and settings.openai_api_key is None:
+        raise ValueError(MISSING_KEY)
+    bridge_config = config
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        verifier = WebhookVerifier(secrets, tolerance_s=config.tolerance_s)
+        verifier = WebhookVerifier(secrets, tolerance_s=bridge_config.tolerance_s)
         client = await connect(settings, lazy=True)
-        app.state.bridge = BridgeState(config=config, verifier=verifier, client=client)
+        openai = None
+        if settings.openai_api_key is not None and routing == "retrieve":
+            openai = AsyncOpenAI(
+                api_key=settings.openai_api_key.get_secret_value(),
+                base_url=settings.openai_base_url,
+                max_retries=0,  # the sender retries a 503: one read per attempt
+                timeout=bridge_config.api_timeout_s,
+            )
+        else:
+            await _register_search_attributes(client, bridge_config.temporal_timeout_s)
+        app.state.bridge = BridgeState(
+            config=bridge_config, verifier=verifier, client=client, routing=routing, openai=openai
+        )
         try:
             yield
         finally:
             await verifier.aclose()
+            if openai is not None:
+                await openai.close()
 
     app = FastAPI(title="durable-runs webhook bridge", lifespan=lifespan)
     app.include_router(router)

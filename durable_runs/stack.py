@@ -287,15 +287,22 @@ async def start_stack(stack: Stack) -> None:
     client = await _wait_client(stack, temporal)
 
     secret_env = {"OPENAI_WEBHOOK_SECRET": stack.webhook_secret}
+    # The bridge reads each response an event names: it needs the worker's key and base URL
+    # (without the emulator, both come from this process's environment).
+    openai_env: dict[str, str] = {}
+    if config.emulator:
+        openai_env = {
+            "OPENAI_BASE_URL": stack.emulator_url + "/v1",
+            "OPENAI_API_KEY": EMULATOR_API_KEY,
+        }
     bridge = await _spawn(
         stack,
         "bridge",
         [python, "-m", "durable_runs.cli", "bridge", "--host", config.host,
          "--port", str(config.bridge_port)],
-        _child_env({**secret_env, "TEMPORAL_ADDRESS": stack.temporal_address}),
+        _child_env({**secret_env, **openai_env, "TEMPORAL_ADDRESS": stack.temporal_address}),
     )  # fmt: skip
 
-    openai_env: dict[str, str] = {}
     if config.emulator:
         emulator = await _spawn(
             stack,
@@ -304,10 +311,6 @@ async def start_stack(stack: Stack) -> None:
              "--port", str(config.emulator_port), "--webhook-url", stack.webhook_url],
             _child_env(secret_env),  # the secret travels in the environment, not argv
         )  # fmt: skip
-        openai_env = {
-            "OPENAI_BASE_URL": stack.emulator_url + "/v1",
-            "OPENAI_API_KEY": EMULATOR_API_KEY,
-        }
         await _wait_ready(
             emulator, _http_check(stack.emulator_url + "/_emulator/health"), "no health answer"
         )

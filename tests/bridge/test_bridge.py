@@ -1,14 +1,13 @@
-"""The bridge over real HTTP (uvicorn), signalling a real Temporal dev server.
+"""The bridge over real HTTP (uvicorn), signalling a real Temporal dev server: the envelope,
+signatures, `thread.run.*` events (the emulator extension), limits, replicas, Temporal down.
 
-Signals go to a small recording workflow defined here (it answers to the same `run_event`
-signal as `AssistantRunWorkflow`, and does not dedup, so every signal the bridge sends is seen).
+Signals go to `tests.bridge.recording.RecordingWorkflow`. Response events: `test_response_routing`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,131 +15,26 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio import workflow
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from bridge.server import RunningBridge, running_bridge
 from bridge.state import BridgeConfig
 from durable_runs.devserver import start_dev_environment
-from durable_runs.models import RunEvent
-from durable_runs.search_attributes import OPENAI_RUN_ID
-from durable_runs.settings import Settings
+from tests.bridge.recording import (
+    OLD_SECRET,
+    SECRET,
+    RecordingWorkflow,
+    address_of,
+    counters,
+    events_of,
+    free_port,
+    post,
+    recorder,
+    settings_for,
+    signals_in_history,
+)
 from tests.bridge.signing import event_body, new_secret, run_object, signed_headers
-
-SECRET = new_secret()
-OLD_SECRET = new_secret()
-
-
-@workflow.defn(sandboxed=False)
-class RecordingWorkflow:
-    """Records every `run_event` it gets; upserts `OpenAIRunId` when given one."""
-
-    def __init__(self) -> None:
-        self._events: list[RunEvent] = []
-        self._done = False
-
-    @workflow.run
-    async def run(self, run_id: str | None) -> None:
-        if run_id:
-            workflow.upsert_search_attributes([OPENAI_RUN_ID.value_set(run_id)])
-        await workflow.wait_condition(lambda: self._done)
-
-    @workflow.signal
-    def run_event(self, event: RunEvent) -> None:
-        self._events.append(event)
-
-    @workflow.signal
-    def finish(self) -> None:
-        self._done = True
-
-    @workflow.query
-    def events(self) -> list[RunEvent]:
-        return self._events
-
-
-def settings_for(address: str, *, previous: str = OLD_SECRET) -> Settings:
-    return Settings(
-        OPENAI_WEBHOOK_SECRET=SECRET,
-        OPENAI_WEBHOOK_SECRETS_PREVIOUS=previous,
-        TEMPORAL_ADDRESS=address,
-        TEMPORAL_NAMESPACE="default",
-    )
-
-
-def address_of(client: Client) -> str:
-    return client.service_client.config.target_host
-
-
-@pytest.fixture(scope="module")
-async def queue(temporal_env: WorkflowEnvironment) -> AsyncIterator[str]:
-    """A worker running the recording workflow, for this module."""
-    name = f"bridge-{uuid.uuid4()}"
-    async with Worker(temporal_env.client, task_queue=name, workflows=[RecordingWorkflow]):
-        yield name
-
-
-@pytest.fixture(scope="module")
-async def bridge(temporal_env: WorkflowEnvironment) -> AsyncIterator[RunningBridge]:
-    async with running_bridge(settings_for(address_of(temporal_env.client))) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=15) as client:
-        yield client
-
-
-async def recorder(
-    client: Client, queue: str, *, run_id: str | None = None
-) -> WorkflowHandle[RecordingWorkflow, None]:
-    return await client.start_workflow(
-        RecordingWorkflow.run, run_id, id=f"rec-{uuid.uuid4()}", task_queue=queue
-    )
-
-
-async def signals_in_history(handle: WorkflowHandle[Any, Any], name: str = "run_event") -> int:
-    history = await handle.fetch_history()
-    return sum(
-        1
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-        and e.workflow_execution_signaled_event_attributes.signal_name == name
-    )
-
-
-async def events_of(handle: WorkflowHandle[RecordingWorkflow, None], n: int) -> list[RunEvent]:
-    """The recorded events once there are `n` (bounded wait)."""
-    for _ in range(200):
-        events = await handle.query(RecordingWorkflow.events)
-        if len(events) >= n:
-            return events
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"expected {n} events, got {len(events)}")
-
-
-async def post(
-    http: httpx.AsyncClient, url: str, body: str, headers: dict[str, str]
-) -> httpx.Response:
-    return await http.post(url, content=body.encode(), headers=headers)
-
-
-async def counters(http: httpx.AsyncClient, bridge: RunningBridge) -> dict[str, Any]:
-    response = await http.get(bridge.health_url)
-    assert response.status_code == 200
-    data: dict[str, Any] = response.json()
-    return data
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 # --- the happy paths -------------------------------------------------------------------------
 
@@ -175,32 +69,16 @@ async def test_thread_run_event_signed_by_standardwebhooks_is_signalled_with_sna
     assert after["signalled"] == before["signalled"] + 1
 
 
-async def test_response_event_is_routed_by_search_attribute(
+async def test_thread_run_event_without_our_metadata_is_not_ours(
     client: Client, queue: str, bridge: RunningBridge, http: httpx.AsyncClient
 ) -> None:
-    resp_id = f"resp_{uuid.uuid4().hex}"
-    handle = await recorder(client, queue, run_id=resp_id)  # upserts OpenAIRunId on its start
-    body = event_body("response.completed", {"id": resp_id})
-
-    # Sent at once: visibility lags the upsert, so this exercises the bridge's lookup retry.
+    before = await counters(http, bridge)
+    body = event_body("thread.run.completed", run_object("run_stranger", workflow_id=None))
     response = await post(http, bridge.url, body, signed_headers(SECRET, body))
-
-    assert response.status_code == 200, response.text
-    assert response.json()["workflow_id"] == handle.id
-    [event] = await events_of(handle, 1)
-    assert (event.type, event.object_id, event.snapshot) == ("response.completed", resp_id, None)
-
-
-async def test_thread_run_event_without_metadata_is_routed_by_search_attribute(
-    client: Client, queue: str, bridge: RunningBridge, http: httpx.AsyncClient
-) -> None:
-    run_id = f"run_{uuid.uuid4().hex}"
-    handle = await recorder(client, queue, run_id=run_id)
-    body = event_body("thread.run.requires_action", run_object(run_id, workflow_id=None))
-    response = await post(http, bridge.url, body, signed_headers(SECRET, body))
-    assert response.status_code == 200, response.text
-    [event] = await events_of(handle, 1)
-    assert event.snapshot is not None and event.snapshot.object_id == run_id
+    assert (response.status_code, response.json()["status"]) == (200, "not_ours")
+    after = await counters(http, bridge)
+    assert after["not_ours"] == before["not_ours"] + 1
+    assert after["temporal_calls"] == before["temporal_calls"]
 
 
 async def test_previous_secret_still_accepted_during_rotation(
@@ -271,20 +149,6 @@ async def test_run_step_event_is_ignored(bridge: RunningBridge, http: httpx.Asyn
 
 
 # --- unknown runs ----------------------------------------------------------------------------
-
-
-async def test_unknown_response_is_accepted_and_counted(
-    bridge: RunningBridge, http: httpx.AsyncClient
-) -> None:
-    before = await counters(http, bridge)
-    body = event_body("response.completed", {"id": f"resp_{uuid.uuid4().hex}"})
-    started = time.monotonic()
-    response = await post(http, bridge.url, body, signed_headers(SECRET, body))
-    assert response.status_code == 202
-    assert response.json()["status"] == "unknown_run"
-    assert 1.5 < time.monotonic() - started < 6  # retried the lookup for ~2 s, then gave up
-    after = await counters(http, bridge)
-    assert after["unknown_run"] == before["unknown_run"] + 1
 
 
 async def test_run_naming_a_missing_workflow_is_accepted_and_counted(

@@ -11,7 +11,7 @@ import pytest
 from bridge.verify import SignatureError, WebhookVerifier, normalize_secret
 from tests.bridge.signing import new_secret, signed_headers
 
-VECTORS = json.loads(Path(__file__).parents[1] / "reference" / "webhook-vectors.json".read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "reference" / "webhook-vectors.json").read_text())
 VALID: list[dict[str, Any]] = VECTORS["valid"]
 
 
