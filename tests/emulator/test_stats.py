@@ -41,6 +41,7 @@ async def test_stats_shape_and_reset() -> None:
         }
         assert [s for s, _ in entry["statuses"]] == ["queued", "in_progress", "completed"]
         assert set(entry["status_times"]) == {"queued", "in_progress", "completed"}
+        assert entry["webhooks"] == []  # no webhook_url, and runs send none by default
         assert stats["runs_by_workflow"] == {"wf-stats": [run.id]}
         assert stats["requests_per_minute_peak"] >= 5
         assert stats["process_cpu_seconds"] > 0
