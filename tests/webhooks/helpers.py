@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from bridge.server import RunningBridge
 from durable_runs.models import PollPolicy, RunEvent, RunRequest, RunResult
+from durable_runs.settings import Settings
 from emulator.server import RunningEmulator
 from workflows.run import AssistantRunWorkflow
 
@@ -37,6 +38,11 @@ SAFETY_POLL_1S = PollPolicy(webhooks=True, safety_poll_s=1.0, initial_interval_s
 
 RESULT_TIMEOUT_S = 30.0
 """Bound on any one workflow result here (far below the 120 s safety poll)."""
+
+
+def reading_from(settings: Settings, emulator: RunningEmulator) -> Settings:
+    """Bridge settings that read the responses events name from `emulator`."""
+    return settings.model_copy(update={"openai_base_url": emulator.base_url})
 
 
 def new_secret() -> str:

@@ -24,6 +24,7 @@ from tests.webhooks.helpers import (
     WEATHER_TOOLS,
     bridge_health,
     objects_of,
+    reading_from,
     received_events,
     request,
     result_of,
@@ -36,7 +37,8 @@ FAST_REACTION_S = 5.0
 
 
 def check_reads(result: RunResult, objects: list[dict[str, Any]]) -> None:
-    """Assistants: events carry the run, so at most one read; Responses: one read per response.
+    """One status read per run or response at most, and for Responses the bridge's, not the
+    worker's: the bridge reads the response an event names and signals it as the snapshot.
 
     Counted by the workflow and, independently, by the emulator (every retrieve it served).
     """
@@ -45,7 +47,7 @@ def check_reads(result: RunResult, objects: list[dict[str, Any]]) -> None:
         assert result.api_calls.get("read", 0) <= 1, result.api_calls
         assert retrieves(objects[0]) <= 1, objects[0]["calls"]
         return
-    assert result.api_calls.get("read", 0) == len(objects), result.api_calls
+    assert result.api_calls.get("read", 0) == 0, result.api_calls
     for record in objects:
         assert retrieves(record) == 1, (record["id"], record["calls"])
 
@@ -85,25 +87,27 @@ async def test_tool_rounds_run_as_soon_as_requires_action_arrives(
         assert result.events_applied >= 3
     else:
         assert len(objects) == 3  # first response and one follow-up per tool round
-        check_reads(result, objects)
+        check_reads(result, objects)  # the bridge read each response once, the worker none
         assert [e.type for e in await received_events(handle)] == ["response.completed"] * 3
 
 
-async def test_responses_events_are_routed_by_search_attribute(
+async def test_responses_events_bring_the_bridges_read_as_snapshot(
     client: Client, queue: str, webhook_emulator: RunningEmulator
 ) -> None:
     handle = await start(client, queue, request(backend="responses"))
     result = await result_of(handle)
 
     assert result.status == "completed", result
+    assert result.answer == "4"
     (response,) = await objects_of(webhook_emulator, handle.id)
-    events = await received_events(handle)
-    # The real shape: data carries only the id (no metadata), so the bridge found the workflow
-    # by its OpenAIRunId search attribute, and the workflow read the response once.
-    assert [(e.type, e.object_id, e.snapshot) for e in events] == [
-        ("response.completed", response["id"], None)
-    ]
-    assert result.api_calls["read"] == 1
+    [event] = await received_events(handle)
+    # The real shape: data carries only the id. The bridge read the response (its metadata
+    # names the workflow) and signalled that read, which the workflow applied as it is.
+    assert (event.type, event.object_id) == ("response.completed", response["id"])
+    assert event.snapshot is not None and event.snapshot.status == "completed"
+    assert result.api_calls.get("read", 0) == 0
+    assert result.api_calls.get("answer", 0) == 0  # the snapshot carried the answer
+    assert retrieves(response) == 1
     assert result.events_applied == 1
 
 
@@ -111,9 +115,10 @@ async def test_progress_events_are_acknowledged_not_signalled_by_default(
     client: Client, worker_factory: WorkerFactory, bridge_settings: Settings, webhook_secret: str
 ) -> None:
     default = bridge_settings.model_copy(update={"webhook_progress": False})
-    async with running_bridge(default) as bridge:
-        config = EmulatorConfig(webhook_url=bridge.url, webhook_secret=webhook_secret)
-        async with running_emulator(config) as emu:
+    config = EmulatorConfig(webhook_secret=webhook_secret, thread_run_webhooks=True)
+    async with running_emulator(config) as emu:
+        async with running_bridge(reading_from(default, emu)) as bridge:
+            await emu.configure(webhook_url=bridge.url)
             openai = AsyncOpenAI(base_url=emu.base_url, api_key=TEST_API_KEY, max_retries=0)
             async with worker_factory(client, openai=openai) as queue:
                 req = request(WEATHER, backend="assistants", tools=WEATHER_TOOLS)

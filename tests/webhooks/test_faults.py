@@ -82,8 +82,9 @@ async def test_duplicated_events_change_the_run_once_per_event_id(
         assert result.events_applied >= 3  # requires_action twice, completed
     else:
         assert len(objects) == 3  # one follow-up response per round, no more
-        assert result.events_applied == 3  # one per response, duplicates not re-read
-        assert result.api_calls["read"] == 3
+        assert result.events_applied == 3  # one per response, duplicates not applied again
+        # The bridge read each delivery's response, duplicates included; the worker read none.
+        assert result.api_calls.get("read", 0) == 0
 
 
 async def test_reordered_events_never_move_the_run_back(
@@ -109,7 +110,7 @@ async def test_reordered_events_never_move_the_run_back(
         assert result.api_calls.get("read", 0) == 0
     else:
         assert len(objects) == 3
-        assert result.api_calls["read"] == 3
+        assert result.api_calls.get("read", 0) == 0  # the events brought the bridge's reads
 
 
 async def test_wrong_secret_is_refused_and_the_safety_poll_completes(
