@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 import httpx
+import pytest
 from openai import AsyncOpenAI
 from temporalio.client import Client
 
@@ -23,6 +24,7 @@ from tests.webhooks.helpers import (
     received_events,
     request,
     result_of,
+    retrieves,
     signed_delivery,
     start,
 )
@@ -146,3 +148,26 @@ async def test_two_bridge_replicas_same_delivery_changes_the_run_once(
     assert events[0].event_id == events[1].event_id
     assert result.events_applied == 2  # in_progress once, completed once
     assert result.api_calls.get("read", 0) == 0
+
+
+@pytest.mark.parametrize("knob", ["emu_rate_limit_next", "emu_server_error_next"])
+async def test_bridge_read_refused_the_senders_retry_delivers(
+    client: Client,
+    queue: str,
+    bridge: RunningBridge,
+    webhook_emulator: RunningEmulator,
+    knob: str,
+) -> None:
+    before = await bridge_health(bridge)
+    # The response's first read (the bridge's) answers 429 or 5xx: the bridge answers 503.
+    handle = await start(client, queue, request(backend="responses", metadata={knob: "1"}))
+    result = await result_of(handle)  # well within the 120 s safety poll: the retry woke it
+
+    assert result.status == "completed", result
+    assert result.answer == "4"
+    assert [e.type for e in await received_events(handle)] == ["response.completed"]
+    assert result.api_calls.get("read", 0) == 0
+    (response,) = await objects_of(webhook_emulator, handle.id)
+    assert retrieves(response) == 2  # refused, then read on the sender's retry
+    after = await bridge_health(bridge)
+    assert after["api_unavailable"] == before["api_unavailable"] + 1
