@@ -5,6 +5,8 @@ Select the suite with `pytest -m crash` (or deselect it with `-m "not crash"`).
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from durable_runs.serving import serving
+from emulator.app import create_app
 from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
+from emulator.server import RunningEmulator
 from tests.crash.procs import DevServer, Proc, wait_worker_polling, worker_proc
 from tests.crash.tools import LEDGER_ENV, MODE_ENV, Ledger
 
@@ -28,6 +33,49 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+CREATE_PATH = re.compile(r"^/v1/(responses|threads/[^/]+/runs)$")
+"""The creates of a run (Assistants) or a response (Responses)."""
+
+
+class AnswerGate:
+    """ASGI wrapper of the emulator: while closed, a create is committed but its answer is held.
+
+    That is the moment a crash can lose a create the API made: the object exists (and shows in
+    the stats), the worker has not seen its id. Creates that arrive while it is open pass.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Args: app: the emulator app."""
+        self.app = app
+        self.opened = asyncio.Event()
+        self.opened.set()
+        self.held = 0
+
+    def close(self) -> None:
+        """Hold the answers of the creates that arrive from now on."""
+        self.opened.clear()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the call through, holding a create's answer while closed."""
+        gated = (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and bool(CREATE_PATH.match(scope["path"]))
+            and not self.opened.is_set()
+        )
+        if not gated:
+            await self.app(scope, receive, send)
+            return
+
+        async def held_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.held += 1
+                await self.opened.wait()
+            await send(message)
+
+        await self.app(scope, receive, held_send)
+
+
 @dataclass
 class Stack:
     """Everything one crash test runs against.
@@ -36,6 +84,7 @@ class Stack:
         workdir: Logs, the Temporal database, the tool ledger.
         server: The Temporal dev server process.
         emulator: The OpenAI emulator (in this process, real HTTP).
+        gate: Holds create answers on demand (`AnswerGate`).
         client: Temporal client of `server`.
         ledger: The test tools' ledger.
         task_queue: This test's queue.
@@ -45,6 +94,7 @@ class Stack:
     workdir: Path
     server: DevServer
     emulator: RunningEmulator
+    gate: AnswerGate
     client: Client
     ledger: Ledger
     task_queue: str = field(default_factory=lambda: f"crash-{uuid.uuid4()}")
@@ -97,11 +147,16 @@ async def open_stack(tmp_path: Path, config: EmulatorConfig | None = None) -> As
     server = DevServer(tmp_path)
     try:
         await server.start()
-        async with running_emulator(config) as emu:
+        app = create_app(config)
+        gate = AnswerGate(app)
+        async with serving(gate, access_log=False) as served:
+            root = served.root_url
+            emu = RunningEmulator(root, f"{root}/v1", app.state.emulator)
             stack = Stack(
                 workdir=tmp_path,
                 server=server,
                 emulator=emu,
+                gate=gate,
                 client=await server.connect(),
                 ledger=Ledger(tmp_path / "ledger"),
             )
@@ -109,6 +164,7 @@ async def open_stack(tmp_path: Path, config: EmulatorConfig | None = None) -> As
                 yield stack
             finally:
                 stack.ledger.release()
+                gate.opened.set()
                 for proc in reversed(stack.procs):
                     proc.kill()
                 print(stack.logs())  # shown by pytest when the test failed

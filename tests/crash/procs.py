@@ -210,9 +210,19 @@ BRIDGE_CODE = (
 )
 
 
-def bridge_proc(workdir: Path, *, port: int, temporal_address: str, webhook_secret: str) -> Proc:
-    """The webhook bridge as its own process (uvicorn), configured from the environment."""
-    env = subprocess_env(TEMPORAL_ADDRESS=temporal_address, OPENAI_WEBHOOK_SECRET=webhook_secret)
+def bridge_proc(
+    workdir: Path, *, port: int, temporal_address: str, webhook_secret: str, openai_base_url: str
+) -> Proc:
+    """The webhook bridge as its own process (uvicorn), configured from the environment.
+
+    It reads an id-only event's response from the API (`OPENAI_BASE_URL`, the emulator).
+    """
+    env = subprocess_env(
+        TEMPORAL_ADDRESS=temporal_address,
+        OPENAI_WEBHOOK_SECRET=webhook_secret,
+        OPENAI_API_KEY="sk-crash-test",
+        OPENAI_BASE_URL=openai_base_url,
+    )
     return Proc(
         "bridge",
         [sys.executable, "-c", BRIDGE_CODE, str(port)],

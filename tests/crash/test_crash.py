@@ -28,12 +28,14 @@ from tests.crash.procs import (
     bridge_proc,
     free_port,
     wait_bridge_healthy,
-    wait_for,
 )
 from tests.crash.tools import weather_answer
+from tests.waiting import wait_for
 from workflows.run import AssistantRunWorkflow
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(150)]
+BACKENDS = pytest.mark.parametrize("backend", ["responses", "assistants"])
+"""Cases that hold for both backends run on each (Responses first: what OpenAI serves)."""
 
 CITIES = ["Paris", "Tokyo"]
 WEATHER = "What is the weather in Paris and Tokyo, in Fahrenheit?"
@@ -70,12 +72,28 @@ def accepted(obj: dict[str, Any], kind: str) -> int:
     return sum(1 for r in obj["requests"] if r["kind"] == kind and r["status_code"] < 300)
 
 
-async def assert_one_run(stack: Stack, workflow_id: str, result: RunResult) -> dict[str, Any]:
-    """Exactly one run at the emulator, at most one accepted submit per tool round."""
-    (run,) = await stack.objects_of(workflow_id)
-    assert result.response_ids == [run["id"]]
-    assert accepted(run, "submit_tool_outputs") == result.tool_rounds
-    return run
+async def assert_one_per_step(
+    stack: Stack, workflow_id: str, result: RunResult
+) -> list[dict[str, Any]]:
+    """One object per step at the emulator, each step's work accepted once.
+
+    Assistants: one run, one accepted submit per tool round. Responses: one response per step
+    (the first, then one follow-up per tool round), each created by one accepted request.
+    """
+    objects = await stack.objects_of(workflow_id)
+    assert [o["id"] for o in objects] == result.response_ids
+    if result.backend == "assistants":
+        (run,) = objects
+        assert accepted(run, "submit_tool_outputs") == result.tool_rounds
+    else:
+        assert len(objects) == 1 + result.tool_rounds
+        assert all(accepted(o, "create_response") == 1 for o in objects)
+    return objects
+
+
+def reads(objects: list[dict[str, Any]]) -> int:
+    """Status reads the emulator served about these objects."""
+    return sum(o["calls"].get(k, 0) for o in objects for k in ("retrieve_run", "retrieve_response"))
 
 
 def assert_effects_once(stack: Stack, *, keys: int) -> dict[str, int]:
@@ -90,11 +108,12 @@ def assert_effects_once(stack: Stack, *, keys: int) -> dict[str, int]:
 
 
 async def test_kill_right_after_create_run(stack: Stack) -> None:
-    """The run exists at the API, Temporal has not recorded it: the new worker finds it."""
+    """Assistants: the run exists at the API, Temporal has not recorded it: the new worker finds
+    it by metadata."""
     worker = await stack.start_worker("worker-1")
     # The create lands but its answer is lost, so Temporal holds no record of the run.
     metadata = {"emu_create_lose_response": "1", "emu_duration_ms": "1500"}
-    handle = await start(stack, run_request(metadata=metadata))
+    handle = await start(stack, run_request(backend="assistants", metadata=metadata))
     await wait_for(lambda: run_created(stack, handle.id), within=20, what="the run is created")
     await wait_for(
         lambda: history.failed_attempts(handle, "assistants.start"),
@@ -105,15 +124,63 @@ async def test_kill_right_after_create_run(stack: Stack) -> None:
     await stack.start_worker("worker-2")
     result = await result_of(handle)
     assert (result.status, result.answer) == ("completed", "4")
-    await assert_one_run(stack, handle.id, result)
+    await assert_one_per_step(stack, handle.id, result)
     assert result.api_calls["start"] == 1
     assert len(history.worker_identities(await history.events(handle))) == 2
 
 
-async def test_kill_during_wait(stack: Stack) -> None:
+async def start_not_completed(handle: WorkflowHandle[Any, Any], activity: str) -> bool:
+    """True while the workflow's history holds no completed `activity`."""
+    scheduled = {
+        e.event_id
+        for e in await history.events(handle)
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
+    }
+    return scheduled != set() and not any(
+        e.activity_task_completed_event_attributes.scheduled_event_id in scheduled
+        for e in await history.events(handle)
+        if e.HasField("activity_task_completed_event_attributes")
+    )
+
+
+@BACKENDS
+async def test_kill_after_the_api_committed_the_create(stack: Stack, backend: str) -> None:
+    """Killed when the API has made the run/response but its answer has not reached the worker.
+
+    Assistants: the retried create finds its run by metadata, one run. Responses: the API offers
+    no lookup, so the retry makes a second response: exactly one orphan, never used by the
+    workflow, carrying our metadata. That is the window the soak measures.
+    """
+    worker = await stack.start_worker("worker-1")
+    stack.gate.close()
+    handle = await start(stack, run_request(backend=backend))
+
+    async def committed_unanswered() -> bool:
+        held = bool(await run_created(stack, handle.id)) and stack.gate.held >= 1
+        return held and await start_not_completed(handle, f"{backend}.start")
+
+    await wait_for(committed_unanswered, within=20, what="the create committed, its answer held")
+    worker.kill()
+    stack.gate.opened.set()
+    await stack.start_worker("worker-2")
+    result = await result_of(handle)
+    assert (result.status, result.answer) == ("completed", "4")
+    objects = await stack.objects_of(handle.id)
+    if backend == "assistants":
+        await assert_one_per_step(stack, handle.id, result)
+    else:
+        orphan, used = objects
+        assert result.response_ids == [used["id"]]
+        assert orphan["metadata"]["durable_runs_step"] == used["metadata"]["durable_runs_step"]
+    assert len(history.worker_identities(await history.events(handle))) == 2
+
+
+@BACKENDS
+async def test_kill_during_wait(stack: Stack, backend: str) -> None:
     """Killed while the workflow waits on an in-progress run: the new worker resumes the loop."""
     worker = await stack.start_worker("worker-1")
-    handle = await start(stack, run_request(metadata={"emu_duration_ms": "4000"}))
+    handle = await start(stack, run_request(backend=backend, metadata={"emu_duration_ms": "4000"}))
 
     async def in_progress_and_waiting() -> bool:
         objs = await stack.objects_of(handle.id)
@@ -125,15 +192,16 @@ async def test_kill_during_wait(stack: Stack) -> None:
     await stack.start_worker("worker-2")
     result = await result_of(handle)
     assert (result.status, result.answer) == ("completed", "4")
-    await assert_one_run(stack, handle.id, result)
+    await assert_one_per_step(stack, handle.id, result)
     assert len(history.worker_identities(await history.events(handle))) == 2
 
 
-async def test_kill_inside_tool_activity(stack: Stack) -> None:
+@BACKENDS
+async def test_kill_inside_tool_activity(stack: Stack, backend: str) -> None:
     """Killed while both tools of round 1 run: Temporal retries them by itself within the
     tools' heartbeat timeout, and their effects apply once."""
     worker = await stack.start_worker("worker-1", mode="block")
-    handle = await start(stack, run_request(WEATHER, tools=TOOLS))
+    handle = await start(stack, run_request(WEATHER, backend=backend, tools=TOOLS))
 
     async def both_started() -> bool:
         return len(stack.ledger.invocations("started")) >= 2
@@ -145,16 +213,17 @@ async def test_kill_inside_tool_activity(stack: Stack) -> None:
     result = await result_of(handle)
     assert (result.status, result.answer) == ("completed", weather_answer(CITIES))
     assert result.tool_rounds == 2
-    await assert_one_run(stack, handle.id, result)
+    await assert_one_per_step(stack, handle.id, result)
     starts = assert_effects_once(stack, keys=4)
     assert sorted(starts.values()) == [1, 1, 2, 2]  # round 1 ran twice, round 2 once
 
 
-async def test_kill_between_tool_effect_and_submit(stack: Stack) -> None:
-    """The tool's effect is written, then its worker dies: the retry applies nothing new and
-    the tool outputs are submitted once."""
+@BACKENDS
+async def test_kill_between_tool_effect_and_submit(stack: Stack, backend: str) -> None:
+    """The tool's effect is written, then its worker dies before the submit (Responses: the
+    follow-up create): the retry applies nothing new and each round is submitted once."""
     worker = await stack.start_worker("worker-1", mode="die_after_effect")
-    handle = await start(stack, run_request(WEATHER, tools=TOOLS))
+    handle = await start(stack, run_request(WEATHER, backend=backend, tools=TOOLS))
 
     async def died() -> bool:
         return not worker.alive
@@ -165,11 +234,35 @@ async def test_kill_between_tool_effect_and_submit(stack: Stack) -> None:
     await stack.start_worker("worker-2")
     result = await result_of(handle)
     assert (result.status, result.answer) == ("completed", weather_answer(CITIES))
-    run = await assert_one_run(stack, handle.id, result)
-    assert accepted(run, "submit_tool_outputs") == 2
+    assert result.tool_rounds == 2
+    await assert_one_per_step(stack, handle.id, result)
     starts = assert_effects_once(stack, keys=4)
     for key in applied:  # ran again after the crash, applied nothing the second time
         assert starts[key] == 2
+
+
+@BACKENDS
+async def test_kill_after_follow_up_create(stack: Stack, backend: str) -> None:
+    """Killed after round 1 was submitted (Responses: the follow-up response exists) while the
+    workflow waits: no second submit, no second follow-up, round 2 runs once."""
+    worker = await stack.start_worker("worker-1")
+    metadata = {"emu_duration_ms": "2500"}
+    handle = await start(
+        stack, run_request(WEATHER, backend=backend, tools=TOOLS, metadata=metadata)
+    )
+
+    async def submitted_and_waiting() -> bool:
+        objs = await stack.objects_of(handle.id)
+        submitted = sum(accepted(o, "submit_tool_outputs") for o in objs) + len(objs) - 1
+        return submitted >= 1 and await history.idle_on_timer(handle)
+
+    await wait_for(submitted_and_waiting, within=30, what="round 1 submitted, workflow waiting")
+    worker.kill()
+    await stack.start_worker("worker-2")
+    result = await result_of(handle)
+    assert (result.status, result.answer) == ("completed", weather_answer(CITIES))
+    await assert_one_per_step(stack, handle.id, result)
+    assert set(assert_effects_once(stack, keys=4).values()) == {1}
 
 
 async def test_dev_server_restart_mid_run(stack: Stack) -> None:
@@ -188,29 +281,29 @@ async def test_dev_server_restart_mid_run(stack: Stack) -> None:
     await stack.server.start()
     result = await result_of(handle)
     assert (result.status, result.answer) == ("completed", weather_answer(CITIES))
-    await assert_one_run(stack, handle.id, result)
+    await assert_one_per_step(stack, handle.id, result)
     starts = assert_effects_once(stack, keys=4)
     assert set(starts.values()) == {1}
 
 
-async def test_worker_restart_during_backoff_makes_no_extra_reads(stack: Stack) -> None:
+@BACKENDS
+async def test_worker_restart_during_backoff_makes_no_extra_reads(
+    stack: Stack, backend: str
+) -> None:
     """A long run survives a worker restart in a backoff timer: no read is made twice."""
     worker = await stack.start_worker("worker-1")
-    handle = await start(stack, run_request(metadata={"emu_duration_ms": "6000"}))
+    handle = await start(stack, run_request(backend=backend, metadata={"emu_duration_ms": "6000"}))
 
     async def some_reads_then_waiting() -> bool:
-        objs = await stack.objects_of(handle.id)
-        reads = objs[0]["calls"].get("retrieve_run", 0) if objs else 0
-        return reads >= 3 and await history.idle_on_timer(handle)
+        return reads(await stack.objects_of(handle.id)) >= 3 and await history.idle_on_timer(handle)
 
     await wait_for(some_reads_then_waiting, within=20, what="three reads, then a backoff timer")
     worker.kill()
     await stack.start_worker("worker-2")
     result = await result_of(handle)
     assert (result.status, result.answer) == ("completed", "4")
-    run = await assert_one_run(stack, handle.id, result)
-    retrieves = run["calls"].get("retrieve_run", 0)
-    assert retrieves == result.api_calls["read"] == result.checks, (run["calls"], result)
+    objects = await assert_one_per_step(stack, handle.id, result)
+    assert reads(objects) == result.api_calls["read"] == result.checks, (objects, result)
 
 
 # ---- webhook mode: the bridge is killed mid-run -------------------------------------------
@@ -219,9 +312,15 @@ async def test_worker_restart_during_backoff_makes_no_extra_reads(stack: Stack) 
 def webhook_stack(
     tmp_path: Path, secret: str, bridge_port: int
 ) -> AbstractAsyncContextManager[Stack]:
-    """A stack whose emulator posts signed events to a bridge on `bridge_port`."""
+    """A stack whose emulator posts signed events to a bridge on `bridge_port`.
+
+    Responses runs get `response.*` events with `data.id` only, as OpenAI sends them; Assistants
+    runs get `thread.run.*` events only through the emulator extension `thread_run_webhooks`.
+    """
     config = EmulatorConfig(
-        webhook_url=f"http://127.0.0.1:{bridge_port}/webhooks/openai", webhook_secret=secret
+        webhook_url=f"http://127.0.0.1:{bridge_port}/webhooks/openai",
+        webhook_secret=secret,
+        thread_run_webhooks=True,
     )
     return open_stack(tmp_path, config)
 
@@ -233,10 +332,14 @@ async def bridge_counter(port: int, name: str) -> int:
     return int(health[name])
 
 
+@BACKENDS
 @pytest.mark.parametrize("restart_in_time", [True, False], ids=["retry-delivers", "safety-poll"])
-async def test_bridge_killed_mid_delivery(tmp_path: Path, restart_in_time: bool) -> None:
-    """The bridge dies between deliveries; the emulator's retried delivery (bridge back in
-    time) or the workflow's safety poll (bridge back too late) still completes the run."""
+async def test_bridge_killed_mid_delivery(
+    tmp_path: Path, backend: str, restart_in_time: bool
+) -> None:
+    """The bridge dies while the run works; the emulator's retried delivery of the completion
+    event (bridge back in time) or the workflow's safety poll (bridge back too late) still
+    completes the run."""
     secret = new_secret()
     port = free_port()
     # Safety poll far beyond the test when the retry must deliver; short when it must not.
@@ -246,17 +349,19 @@ async def test_bridge_killed_mid_delivery(tmp_path: Path, restart_in_time: bool)
     )
     async with webhook_stack(tmp_path, secret, port) as stack:
         bridge = bridge_proc(
-            tmp_path, port=port, temporal_address=stack.server.address, webhook_secret=secret
+            tmp_path,
+            port=port,
+            temporal_address=stack.server.address,
+            webhook_secret=secret,
+            openai_base_url=stack.emulator.base_url,
         )
         stack.track(bridge)
         await wait_bridge_healthy(bridge, port)
         await stack.start_worker("worker-1")
-        handle = await start(stack, run_request(poll=poll, metadata={"emu_duration_ms": "2500"}))
-        # The run's first event (queued: acknowledged, not signalled) got through; the
-        # completed one, 2.5 s later, meets the dead bridge.
-        await wait_for(
-            lambda: bridge_counter(port, "received"), within=20, what="an event received"
-        )
+        request = run_request(backend=backend, poll=poll, metadata={"emu_duration_ms": "2500"})
+        handle = await start(stack, request)
+        # The completion event, 2.5 s after the create, meets the dead bridge.
+        await wait_for(lambda: run_created(stack, handle.id), within=20, what="the run is created")
         bridge.kill()
         started = time.monotonic()
 
@@ -270,10 +375,11 @@ async def test_bridge_killed_mid_delivery(tmp_path: Path, restart_in_time: bool)
         result = await result_of(handle)
         elapsed = time.monotonic() - started
         assert (result.status, result.answer) == ("completed", "4")
-        await assert_one_run(stack, handle.id, result)
+        await assert_one_per_step(stack, handle.id, result)
         webhooks = (await stack.emulator.stats())["webhooks"]
         if restart_in_time:
-            assert result.api_calls.get("read", 0) == 0  # the event, not a read, ended the wait
+            # The event, not a timer, ended the wait; at most one read per response object.
+            assert result.api_calls.get("read", 0) <= (1 if backend == "responses" else 0)
             assert result.events_applied >= 1
             assert elapsed < safety
             # the new bridge process delivered it
