@@ -39,8 +39,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     temporal_ui_url: str = Field(default="http://localhost:8233", alias="TEMPORAL_UI_URL")
 
-    backend: Literal["assistants", "responses"] | None = Field(
-        default=None, alias="DURABLE_RUNS_BACKEND"
+    backend: Literal["assistants", "responses"] = Field(
+        default="responses",
+        alias="DURABLE_RUNS_BACKEND",
+        description="Backend of runs started without one: `responses` (background mode, what "
+        "api.openai.com serves) or `assistants` (the seed's API, for Assistants-compatible "
+        "servers and the emulator).",
     )
     task_queue: str = Field(default=DEFAULT_TASK_QUEUE, alias="DURABLE_RUNS_TASK_QUEUE")
     openai_rpm: int = Field(default=0, alias="DURABLE_RUNS_OPENAI_RPM", ge=0)
@@ -85,12 +89,8 @@ class Settings(BaseSettings):
 
     @property
     def default_backend(self) -> Literal["assistants", "responses"]:
-        """The configured backend; without one, Responses for api.openai.com, else Assistants."""
-        if self.backend is not None:
-            return self.backend
-        if self.openai_base_url is None or "api.openai.com" in self.openai_base_url:
-            return "responses"
-        return "assistants"
+        """The backend of runs started without one: `DURABLE_RUNS_BACKEND`, else Responses."""
+        return self.backend
 
     @property
     def webhook_secrets(self) -> list[str]:
