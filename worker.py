@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import compileall
 import contextlib
-import importlib
 import inspect
 import logging
 import signal
@@ -34,7 +33,7 @@ from temporalio.worker import (
 
 from activities.assistants import AssistantsActivities
 from activities.responses import ResponsesActivities
-from activities.tools import ToolActivities, ToolRegistry
+from activities.tools import ToolActivities, ToolRegistry, load_registry
 from durable_runs.search_attributes import ensure_registered
 from durable_runs.settings import (
     DEFAULT_OPENAI_MIN_CALLS,
@@ -76,20 +75,6 @@ def openai_client(settings: Settings) -> AsyncOpenAI:
         base_url=settings.openai_base_url,
         max_retries=0,  # Temporal owns retries: every attempt is an activity attempt.
     )
-
-
-def load_tools(spec: str) -> ToolRegistry:
-    """Import the tool registry named by `module:attribute` (a registry or a function making one).
-
-    Raises:
-        ValueError: The spec does not name a ToolRegistry.
-    """
-    module_name, _, attribute = spec.partition(":")
-    target = getattr(importlib.import_module(module_name), attribute or "registry")
-    registry = target() if callable(target) and not isinstance(target, ToolRegistry) else target
-    if not isinstance(registry, ToolRegistry):
-        raise ValueError(f"DURABLE_RUNS_TOOLS={spec!r} does not name a ToolRegistry")
-    return registry
 
 
 def per_second_rate(rpm: int) -> float:
@@ -250,7 +235,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
         client,
         task_queue=settings.task_queue,
         openai=api,
-        tools=tools or load_tools(settings.tools),
+        tools=tools or load_registry(settings.tools),
         openai_rpm=settings.openai_rpm,
         api_tuner=configured_api_call_tuner(settings),
     )

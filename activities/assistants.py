@@ -14,9 +14,9 @@ from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 from temporalio import activity
 
-from activities.errors import ASSISTANTS_GONE_HINT, to_application_error
+from activities.errors import ASSISTANTS_GONE_HINT, not_retryable, to_application_error
 from activities.snapshots import snapshot_from_run
-from activities.tools import ToolRegistry
+from activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
     STEP_METADATA_KEY,
     WORKFLOW_ID_METADATA_KEY,
@@ -72,11 +72,12 @@ class AssistantsActivities:
         # backend calls now, with the worker, not in the first run's first call.
         _ = client.beta.assistants, client.beta.threads.runs, client.beta.threads.messages
 
-    def _tool_params(self, names: list[str]) -> list[Any]:
-        return [
-            {"type": "function", "function": tool.function_definition()}
-            for tool in self._tools.definitions(names)
-        ]
+    def _tool_params(self, names: list[str], *, operation: str) -> list[Any]:
+        try:
+            tools = self._tools.definitions(names)
+        except UnknownToolsError as err:
+            raise not_retryable(err, operation=operation) from err
+        return [{"type": "function", "function": tool.function_definition()} for tool in tools]
 
     @activity.defn(name="assistants.prepare")
     async def prepare(self, input: PrepareInput) -> Conversation:
@@ -95,7 +96,7 @@ class AssistantsActivities:
                     model=spec.model,
                     name=spec.name,
                     instructions=spec.instructions,
-                    tools=self._tool_params(request.tools),
+                    tools=self._tool_params(request.tools, operation="prepare"),
                     metadata=metadata,
                 )
                 assistant_id = assistant.id
@@ -127,7 +128,7 @@ class AssistantsActivities:
                     return snapshot_from_run(existing)
             kwargs: dict[str, Any] = {}
             if input.request.tools:
-                kwargs["tools"] = self._tool_params(input.request.tools)
+                kwargs["tools"] = self._tool_params(input.request.tools, operation="create run")
             if input.request.instructions:
                 kwargs["additional_instructions"] = input.request.instructions
             run = await self._client.beta.threads.runs.create(

@@ -22,6 +22,11 @@ ASSISTANTS_GONE_HINT = (
 )
 
 
+def not_retryable(err: Exception, *, operation: str) -> ApplicationError:
+    """An error no retry can fix (an unknown tool, input the API cannot take): fail at once."""
+    return ApplicationError(f"{operation}: {err}", type=type(err).__name__, non_retryable=True)
+
+
 def retry_after(err: openai.APIStatusError) -> timedelta | None:
     """The server's requested wait: `retry-after-ms`, else `retry-after` in seconds."""
     headers = err.response.headers

@@ -22,9 +22,9 @@ from openai import AsyncOpenAI
 from temporalio import activity
 
 from activities.assistants import poll_after_ms
-from activities.errors import to_application_error
+from activities.errors import not_retryable, to_application_error
 from activities.snapshots import snapshot_from_response
-from activities.tools import ToolRegistry
+from activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
     Answer,
     Conversation,
@@ -79,9 +79,13 @@ class ResponsesActivities:
             )
             return reused
         if request.tools:
+            try:
+                tools = self._tools.definitions(request.tools)
+            except UnknownToolsError as err:
+                raise not_retryable(err, operation="create response") from err
             body["tools"] = [
                 {"type": "function", **tool.function_definition(), "strict": False}
-                for tool in self._tools.definitions(request.tools)
+                for tool in tools
             ]
         if request.instructions:
             body["instructions"] = request.instructions

@@ -9,6 +9,7 @@ same tool call (workflow id + tool call id), so it can make its effect happen on
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import json
 from collections.abc import Callable, Coroutine
@@ -24,6 +25,22 @@ from durable_runs.models import ToolCallInput, ToolOutput, parse_tool_arguments
 IDEMPOTENCY_KEY_PARAMETER = "idempotency_key"
 HEARTBEAT_EVERY_S = 2.0
 """How often a running tool heartbeats (the workflow's heartbeat timeout is larger)."""
+
+
+class UnknownToolsError(ValueError):
+    """A request names tools the registry does not have (no retry can fix it).
+
+    Attributes:
+        unknown: The names not registered.
+        registered: The names that are.
+    """
+
+    def __init__(self, unknown: list[str], registered: list[str]) -> None:
+        """Args: unknown: names not registered; registered: the registry's names."""
+        self.unknown = unknown
+        self.registered = registered
+        known = ", ".join(registered) or "none"
+        super().__init__(f"tools: unknown tool {', '.join(unknown)} (registered: {known})")
 
 
 @dataclass(frozen=True)
@@ -133,12 +150,35 @@ class ToolRegistry:
         """The registered tools among `names`, in that order.
 
         Raises:
-            ValueError: A name is not registered.
+            UnknownToolsError: A name is not registered.
+        """
+        self.check(names)
+        return [self._tools[n] for n in names]
+
+    def check(self, names: list[str]) -> None:
+        """Check that every name is registered.
+
+        Raises:
+            UnknownToolsError: A name is not registered (the message names it).
         """
         missing = [n for n in names if n not in self._tools]
         if missing:
-            raise ValueError(f"unknown tools {missing}; registered: {self.names}")
-        return [self._tools[n] for n in names]
+            raise UnknownToolsError(missing, self.names)
+
+
+def load_registry(spec: str) -> ToolRegistry:
+    """Import the tool registry named by `module:attribute` (a registry or a function making one).
+
+    Raises:
+        ValueError: The spec does not name a ToolRegistry.
+        ImportError: Its module cannot be imported.
+    """
+    module_name, _, attribute = spec.partition(":")
+    target = getattr(importlib.import_module(module_name), attribute or "registry")
+    registry = target() if callable(target) and not isinstance(target, ToolRegistry) else target
+    if not isinstance(registry, ToolRegistry):
+        raise ValueError(f"DURABLE_RUNS_TOOLS={spec!r} does not name a ToolRegistry")
+    return registry
 
 
 async def _heartbeating(work: Coroutine[Any, Any, Any]) -> Any:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -23,8 +24,9 @@ from rich.text import Text
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
+from activities.tools import ToolRegistry, load_registry
 from durable_runs import client as api
-from durable_runs.models import PollPolicy, RunRequest, RunResult, RunStatusView
+from durable_runs.models import RunRequest, RunResult, RunStatusView
 from durable_runs.settings import Settings, get_settings
 from durable_runs.stack import StackConfig, StackError, first_exit, running_stack
 from workflows.run import AssistantRunWorkflow
@@ -33,6 +35,13 @@ PROGRESS_REFRESH_S = 0.25
 QUERY_TIMEOUT = timedelta(seconds=2)
 WORKER_GRACE_S = 2.0
 """How long `run` looks for a worker that is just starting before it gives up."""
+OPTION_OF_FIELD = {
+    "messages": "question",
+    "messages.0": "question",
+    "poll.deadline_s": "--deadline",
+    "metadata": "--metadata",
+}
+"""The `run` option that sets a request field, named in its error instead of the field path."""
 
 
 class CliError(Exception):
@@ -135,6 +144,7 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         webhook_url=args.webhook_url,
         webhook_secret=secret if args.webhook_url else None,
         assistants_removed=args.assistants_removed,
+        thread_run_webhooks=args.thread_run_webhooks,
     )
     serve(config, host=args.host, port=args.port)
     return 0
@@ -225,21 +235,40 @@ async def _serve_stack(config: StackConfig, console: Console) -> int:
 
 
 def _request(args: argparse.Namespace, settings: Settings) -> RunRequest:
+    """The request the `run` options describe, checked (an invalid one names its option)."""
     tools = [t.strip() for t in (args.tools or "").split(",") if t.strip()]
-    poll = PollPolicy(deadline_s=args.deadline, webhooks=args.webhooks)
     metadata: dict[str, str] = {}
     for item in args.metadata:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError(f"--metadata wants KEY=VALUE, got {item!r}")
         metadata[key] = value
-    return RunRequest(
-        backend=args.backend or settings.default_backend,
-        messages=[args.question],
-        tools=tools,
-        poll=poll,
-        metadata=metadata,
-    )
+    labels = {
+        **OPTION_OF_FIELD,
+        **{f"tools.{i}": f"--tools {name!r}" for i, name in enumerate(tools)},
+    }
+    try:
+        return RunRequest.model_validate(
+            {
+                "backend": args.backend or settings.default_backend,
+                "messages": [args.question],
+                "tools": tools,
+                "poll": {"deadline_s": args.deadline, "webhooks": args.webhooks},
+                "metadata": metadata,
+            }
+        )
+    except ValidationError as err:
+        raise CliError(f"invalid request: {api.validation_message(err, labels)}") from err
+
+
+def _registry(settings: Settings) -> ToolRegistry:
+    """The worker's tool registry (`DURABLE_RUNS_TOOLS`), to check tool names before a start."""
+    try:
+        return load_registry(settings.tools)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise CliError(
+            f"cannot load the tool registry DURABLE_RUNS_TOOLS={settings.tools!r}: {err}"
+        ) from err
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -250,11 +279,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
     console = make_console()
+    # Everything about the request is checked before anything is contacted or started.
     request = _request(args, settings)
+    tools = _registry(settings) if request.tools else None
+    request = api.validate_request(request, tools)
     client = await api.connect_client(settings)
     await api.ensure_worker(client, settings.task_queue, wait_s=WORKER_GRACE_S)
     handle = await api.start_run(
-        client, request, workflow_id=args.workflow_id, task_queue=settings.task_queue
+        client, request, workflow_id=args.workflow_id, task_queue=settings.task_queue, tools=tools
     )
     url = api.workflow_url(settings, handle.id)
     console.print(f"[bold]workflow[/] {handle.id}  {url}")
@@ -416,8 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `durable-runs` and its subcommands."""
     parser = argparse.ArgumentParser(
         prog="durable-runs",
-        description="OpenAI Assistants runs and Responses background jobs as durable Temporal "
-        "workflows. Settings come from the environment (OPENAI_*, TEMPORAL_*, DURABLE_RUNS_*).",
+        description="OpenAI Responses background jobs (and the seed's Assistants runs) as "
+        "durable Temporal workflows. Settings come from the environment (OPENAI_*, TEMPORAL_*, "
+        "DURABLE_RUNS_*).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -463,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer 404 on every Assistants path, as after the API's shutdown",
     )
+    emulator.add_argument(
+        "--thread-run-webhooks",
+        action="store_true",
+        help="emulator extension: also send thread.run.* events with the run in the body "
+        "(OpenAI sends none; for tests of the seed's Assistants backend)",
+    )
     emulator.set_defaults(func=cmd_emulator)
 
     bridge = sub.add_parser(
@@ -480,15 +519,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="start one run and watch it",
         description="Start one run against a running stack, show its live progress (from the "
         "workflow's status query) and print the answer, final status and API calls by kind. "
-        "Exits 0 only when the run completed.",
+        "The request is checked first (question, tools, deadline, metadata): an invalid one "
+        "prints one error line and starts nothing. Exits 0 only when the run completed.",
     )
     run.add_argument("question", help="the user message")
     run.add_argument(
         "--backend",
-        choices=["assistants", "responses"],
-        help="default: DURABLE_RUNS_BACKEND, else responses for api.openai.com, else assistants",
+        choices=["responses", "assistants"],
+        help="responses (background mode, what api.openai.com serves) or assistants (the "
+        "seed's API, for Assistants-compatible servers and the emulator); default "
+        "DURABLE_RUNS_BACKEND, else responses",
     )
-    run.add_argument("--tools", help="comma-separated tool names, e.g. get_weather")
+    run.add_argument(
+        "--tools",
+        help="comma-separated tool names, e.g. get_weather; each must be registered in "
+        "DURABLE_RUNS_TOOLS",
+    )
     run.add_argument(
         "--webhooks", action="store_true", help="webhook mode: events end waits, slow safety poll"
     )
@@ -541,10 +587,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="start the stack, run four demo runs, compare polling and webhooks, stop",
-        description="Start the stack, then run: 2+2 (Assistants, polling); weather in Paris "
-        "and Tokyo in Fahrenheit (two tool rounds); 2+2 in webhook mode; one question on the "
-        "Responses backend in webhook mode. Prints answers, API calls and UI links, a polling "
-        "vs webhook table, then stops everything. Exits non-zero when an answer is wrong.",
+        description="Start the stack, then run on the Responses backend: 2+2 polling; weather "
+        "in Paris and Tokyo in Fahrenheit (two tool rounds); 2+2 in webhook mode; then one "
+        "question on the seed's Assistants backend in webhook mode (thread.run.* events, an "
+        "emulator extension: OpenAI sends none). Prints answers, API calls and UI links, a "
+        "polling vs webhook table, then stops everything. Exits non-zero when an answer is wrong.",
     )
     _add_stack_args(demo)
     demo.set_defaults(func=cmd_demo)

@@ -8,6 +8,10 @@ client = await durable_runs.client.connect_client(get_settings())
 result = await durable_runs.client.run(client, RunRequest(messages=["What is 2+2?"]))
 print(result.answer)
 ```
+
+A request runs on the Responses backend unless it says `backend="assistants"`. `start_run` and
+`run` check it before they start anything (and, given the worker's `ToolRegistry`, its tool
+names): a request that cannot run raises `InvalidRequestError`, whose message names the field.
 """
 
 from __future__ import annotations
@@ -15,16 +19,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
+from activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs import search_attributes as sa
 from durable_runs.models import Backend, RunRequest, RunResult, RunStatusView
 from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
@@ -51,6 +57,10 @@ class TemporalUnreachableError(DurableRunsError):
 
 class NoWorkerError(DurableRunsError):
     """No worker polls the task queue, so a started run would never progress."""
+
+
+class InvalidRequestError(DurableRunsError):
+    """A request that cannot run; the message names the field (or the tool)."""
 
 
 class RunRow(BaseModel):
@@ -112,24 +122,82 @@ def summary_of(request: RunRequest) -> str:
     return text
 
 
+def validation_message(err: ValidationError, labels: Mapping[str, str] | None = None) -> str:
+    """One line naming each invalid field: `poll.deadline_s: Input should be greater than 0`.
+
+    Args:
+        err: What pydantic refused.
+        labels: Names to show instead of field paths (e.g. a CLI option for `poll.deadline_s`).
+    """
+    parts: list[str] = []
+    for error in err.errors():
+        path = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        name = (labels or {}).get(path, path)
+        parts.append(f"{name}: {message}" if name else message)
+    return "; ".join(parts)
+
+
+def validate_request(request: RunRequest, tools: ToolRegistry | None = None) -> RunRequest:
+    """Check a request before anything starts.
+
+    The model checks itself when built; it is checked again here because a `RunRequest` can be
+    changed after it was built (its fields are assignable) or built unchecked.
+
+    Args:
+        request: What to ask.
+        tools: The worker's registry; when given, every tool name must be registered in it.
+
+    Returns:
+        The request, checked.
+
+    Raises:
+        InvalidRequestError: A field is invalid, `progress` is set, or a tool is unknown.
+    """
+    try:
+        # `warnings=False`: a request built unchecked may hold plain values where models belong;
+        # they are validated here like everything else.
+        checked = RunRequest.model_validate(request.model_dump(warnings=False))
+    except ValidationError as err:
+        raise InvalidRequestError(f"invalid request: {validation_message(err)}") from err
+    if checked.progress is not None:
+        raise InvalidRequestError(
+            "invalid request: progress: the workflow sets it when it continues as new; leave it"
+            " empty"
+        )
+    if tools is not None:
+        try:
+            tools.check(checked.tools)
+        except UnknownToolsError as err:
+            raise InvalidRequestError(f"invalid request: {err}") from err
+    return checked
+
+
 async def start_run(
     client: Client,
     request: RunRequest,
     *,
     workflow_id: str | None = None,
     task_queue: str | None = None,
+    tools: ToolRegistry | None = None,
 ) -> RunHandle:
-    """Start one run workflow without waiting for it.
+    """Check a request, then start one run workflow without waiting for it.
 
     Args:
         client: Temporal client.
         request: What to ask.
         workflow_id: Id of the workflow; a fresh `run-<short uuid>` when None.
         task_queue: Main task queue; `Settings.task_queue` when None.
+        tools: The worker's tool registry; when given, unknown tool names are refused here
+            (without it, the run's create fails at once, non-retryable, on the worker).
 
     Returns:
         The workflow's handle (`await handle.result()` gives the `RunResult`).
+
+    Raises:
+        InvalidRequestError: The request cannot run (nothing was started).
     """
+    request = validate_request(request, tools)
     queue = task_queue or get_settings().task_queue
     return await client.start_workflow(
         AssistantRunWorkflow.run,
@@ -149,19 +217,26 @@ async def run(
     *,
     workflow_id: str | None = None,
     task_queue: str | None = None,
+    tools: ToolRegistry | None = None,
 ) -> RunResult:
-    """Start one run workflow and wait for its result.
+    """Check a request, start one run workflow and wait for its result.
 
     Args:
         client: Temporal client.
         request: What to ask.
         workflow_id: Id of the workflow; a fresh `run-<short uuid>` when None.
         task_queue: Main task queue; `Settings.task_queue` when None.
+        tools: The worker's tool registry; when given, unknown tool names are refused here.
 
     Returns:
         The run's result (its `status` says whether it completed).
+
+    Raises:
+        InvalidRequestError: The request cannot run (nothing was started).
     """
-    handle = await start_run(client, request, workflow_id=workflow_id, task_queue=task_queue)
+    handle = await start_run(
+        client, request, workflow_id=workflow_id, task_queue=task_queue, tools=tools
+    )
     return await handle.result()
 
 

@@ -1,9 +1,13 @@
 """The demo (`durable-runs demo`, what `make demo` runs): four runs on a fresh embedded stack.
 
-(a) "What is 2+2?" on the Assistants backend, polling; (b) the weather in Paris and Tokyo in
-Fahrenheit, two tool rounds; (c) 2+2 again in webhook mode; (d) a question on the Responses
-backend in webhook mode. Then a polling-vs-webhook table: API calls per run and the latency from
-the emulator marking the run completed to this client holding the result.
+On the Responses backend (background mode, what api.openai.com serves): (a) "What is 2+2?",
+polling; (b) the weather in Paris and Tokyo in Fahrenheit, two tool rounds; (c) 2+2 again in
+webhook mode, woken by `response.completed` events that carry only the response id, as OpenAI
+sends them. Then (d) a question on the seed's Assistants backend in webhook mode, woken by
+`thread.run.*` events with the run in the body: an emulator extension (`thread_run_webhooks`,
+turned on for that run), since OpenAI sends no such events. Then a polling-vs-webhook table: API
+calls per run and the latency from the emulator marking the run completed to this client
+holding the result.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class DemoCase:
         expect: Substrings the answer must contain.
         exact: The answer must be exactly this (stripped), when set.
         model_ms: How long the emulated model works on it (scenario knob `emu_duration_ms`).
+        thread_run_webhooks: The emulator sends `thread.run.*` events for it (an emulator
+            extension, for the Assistants backend in webhook mode: OpenAI sends none).
     """
 
     key: str
@@ -50,6 +56,7 @@ class DemoCase:
     expect: tuple[str, ...] = ()
     exact: str | None = None
     model_ms: int | None = None
+    thread_run_webhooks: bool = False
 
     @property
     def mode(self) -> str:
@@ -71,21 +78,29 @@ class DemoCase:
 
 CASES: tuple[DemoCase, ...] = (
     DemoCase(
-        "a", "Assistants, polling", "What is 2+2?", "assistants", False, exact="4", model_ms=3000
+        "a", "Responses, polling", "What is 2+2?", "responses", False, exact="4", model_ms=3000
     ),
     DemoCase(
         "b",
-        "Assistants, two tool rounds",
+        "Responses, two tool rounds",
         "What is the weather in Paris and Tokyo, in Fahrenheit?",
-        "assistants",
+        "responses",
         False,
         tools=("get_weather", "celsius_to_fahrenheit"),
         expect=("Paris", "Tokyo", "°F"),
     ),
     DemoCase(
-        "c", "Assistants, webhooks", "What is 2+2?", "assistants", True, exact="4", model_ms=3000
+        "c", "Responses, webhooks", "What is 2+2?", "responses", True, exact="4", model_ms=3000
     ),
-    DemoCase("d", "Responses, webhooks", "What is 6*7?", "responses", True, exact="42"),
+    DemoCase(
+        "d",
+        "Assistants (the seed's API), webhooks via the emulator's thread.run.* extension",
+        "What is 6*7?",
+        "assistants",
+        True,
+        exact="42",
+        thread_run_webhooks=True,
+    ),
 )
 """The demo's runs, in order."""
 
@@ -123,6 +138,8 @@ async def run_case(stack: Stack, case: DemoCase, console: Console) -> Outcome:
     """Run one case against the stack and print its answer, status, API calls and UI link."""
     settings = stack.settings()
     client = await connect_client(settings)
+    # OpenAI sends no thread.run.* events; the emulator sends them only when asked to.
+    await configure_emulator(stack, thread_run_webhooks=case.thread_run_webhooks)
     request = RunRequest(
         backend=case.backend,
         messages=[case.question],
@@ -205,6 +222,13 @@ def comparison_table(outcomes: list[Outcome], stats: dict[str, Any]) -> Table:
     return table
 
 
+async def configure_emulator(stack: Stack, **changes: Any) -> None:
+    """Change the emulator's configuration (`POST /_emulator/config`)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(stack.emulator_url + "/_emulator/config", json=changes)
+        response.raise_for_status()
+
+
 async def fetch_stats(stack: Stack) -> dict[str, Any]:
     """The emulator's `GET /_emulator/stats`."""
     async with httpx.AsyncClient(timeout=10) as http:
@@ -238,8 +262,11 @@ async def run_demo(config: StackConfig, console: Console) -> int:
         console.print(comparison_table(outcomes, stats))
         console.print(
             "Polling reads the run on a backoff timer, so it pays reads and notices completion "
-            "up to one interval late; in webhook mode the emulator's signed event reaches the "
-            "bridge, which signals the workflow at once (the timer is only a 30 s safety poll)."
+            "up to one interval late. In webhook mode the emulator's signed event reaches the "
+            "bridge, which signals the workflow at once (the timer is only a 30 s safety poll): "
+            "a response.completed event carries only the id, as OpenAI's do, so the bridge reads "
+            "the response once and hands it over; (d)'s thread.run.* events carry the run itself, "
+            "an emulator extension that OpenAI does not send."
         )
         console.print("stopping the stack ...")
     wrong = [o for o in outcomes if o.problem is not None]

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Backend = Literal["assistants", "responses"]
-"""Which OpenAI API drives the run: Assistants threads/runs, or Responses background mode."""
+"""Which OpenAI API drives the run: `responses` (background mode, what api.openai.com serves) or
+`assistants` (threads and runs: the seed's API, for Assistants-compatible servers and the
+emulator; api.openai.com shut it down on 2026-08-26)."""
 
 RunStatus = Literal[
     "queued",
@@ -42,6 +51,25 @@ WORKFLOW_ID_METADATA_KEY = "temporal_workflow_id"
 STEP_METADATA_KEY = "durable_runs_step"
 """Metadata key naming the step that created the object (used to find it again on retry)."""
 
+RESERVED_METADATA_KEYS = frozenset({WORKFLOW_ID_METADATA_KEY, STEP_METADATA_KEY})
+"""Metadata keys we write on every created object; a request may not set them."""
+
+MAX_METADATA_KEYS = 16
+"""The API's limit of metadata pairs on one object."""
+MAX_USER_METADATA_KEYS = MAX_METADATA_KEYS - len(RESERVED_METADATA_KEYS)
+"""Metadata pairs a request may add: the API's 16 minus our two."""
+MAX_METADATA_KEY_CHARS = 64
+"""The API's limit on a metadata key's length."""
+MAX_METADATA_VALUE_CHARS = 512
+"""The API's limit on a metadata value's length."""
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+"""A string with at least one character."""
+ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+"""A function name as the API accepts it: letters, digits, `_` and `-`, at most 64."""
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""A positive, finite number of seconds."""
+
 
 class Frozen(BaseModel):
     """Base for immutable value objects."""
@@ -51,6 +79,9 @@ class Frozen(BaseModel):
 
 class PollPolicy(Frozen):
     """How often to check the run, and for how long.
+
+    Every duration is a positive, finite number of seconds, the backoff at least 1 and
+    `checks_per_history` at least 1; anything else is refused when the policy is built.
 
     Attributes:
         initial_interval_s: First wait between checks.
@@ -63,55 +94,109 @@ class PollPolicy(Frozen):
             stays bounded (Temporal's own suggestion also triggers it).
     """
 
-    initial_interval_s: float = 0.5
-    backoff: float = 1.5
-    max_interval_s: float = 5.0
-    deadline_s: float = 600.0
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    initial_interval_s: Seconds = 0.5
+    backoff: float = Field(default=1.5, ge=1, allow_inf_nan=False)
+    max_interval_s: Seconds = 5.0
+    deadline_s: Seconds = 600.0
     webhooks: bool = False
-    safety_poll_s: float = 30.0
-    checks_per_history: int = 500
+    safety_poll_s: Seconds = 30.0
+    checks_per_history: int = Field(default=500, ge=1)
 
 
 class AssistantSpec(Frozen):
     """An assistant to create when the request names none (Assistants backend)."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     name: str = "durable-runs assistant"
-    model: str = "gpt-4o-mini"
+    model: NonEmpty = "gpt-4o-mini"
     instructions: str = "You are a helpful assistant."
 
 
 class RunRequest(BaseModel):
     """Input of `AssistantRunWorkflow`: what to ask, where, with which tools and policies.
 
+    Validated when built (and when a workflow decodes it): an invalid request raises
+    `pydantic.ValidationError` whose message names the field. `durable_runs.client.start_run`
+    also checks the tool names against a registry.
+
     Attributes:
-        backend: The API that runs it.
-        messages: User messages to open the conversation with (ignored when `thread_id` is set).
+        backend: The API that runs it: `responses` (the default; background mode, what
+            api.openai.com serves) or `assistants` (the seed's API, for Assistants-compatible
+            servers and the emulator).
+        messages: User messages to open the conversation with (ignored when `thread_id` is set);
+            a request needs at least one, unless it names a `thread_id` (Assistants backend).
         assistant_id: Existing assistant (Assistants backend).
         assistant: Spec of an assistant to create when `assistant_id` is empty.
         thread_id: Existing thread to run on (Assistants backend).
         model: Model for the Responses backend.
         instructions: Instructions (Responses backend, or extra instructions for a run).
-        tools: Names of registered tools the model may call.
+        tools: Names of registered tools the model may call (each once).
         poll: Backoff, deadline and webhook mode.
         on_expired: `fail` ends the workflow with status `expired`; `restart` starts a new run.
-        max_restarts: Bound on restarts when `on_expired` is `restart`.
-        metadata: Extra metadata for the created run/response (at most 14 keys).
+        max_restarts: Bound on restarts when `on_expired` is `restart` (0 or more).
+        metadata: Extra metadata for the created run/response: at most 14 pairs (the API's 16
+            minus our `temporal_workflow_id` and `durable_runs_step`, which it may not set),
+            keys up to 64 characters, values up to 512.
         progress: Set by the workflow itself when it continues as new; leave empty.
     """
 
-    backend: Backend = "assistants"
-    messages: list[str] = Field(default_factory=list)
-    assistant_id: str | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Backend = "responses"
+    messages: list[NonEmpty] = Field(default_factory=list)
+    assistant_id: NonEmpty | None = None
     assistant: AssistantSpec | None = None
-    thread_id: str | None = None
-    model: str = "gpt-4o-mini"
+    thread_id: NonEmpty | None = None
+    model: NonEmpty = "gpt-4o-mini"
     instructions: str | None = None
-    tools: list[str] = Field(default_factory=list)
+    tools: list[ToolName] = Field(default_factory=list)
     poll: PollPolicy = PollPolicy()
     on_expired: Literal["fail", "restart"] = "fail"
-    max_restarts: int = 2
+    max_restarts: int = Field(default=2, ge=0)
     metadata: dict[str, str] = Field(default_factory=dict)
     progress: RunProgress | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _tools_once_each(cls, tools: list[str]) -> list[str]:
+        repeated = sorted({name for name in tools if tools.count(name) > 1})
+        if repeated:
+            raise ValueError(f"each tool once; repeated: {', '.join(repeated)}")
+        return tools
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_fits_the_api(cls, metadata: dict[str, str]) -> dict[str, str]:
+        if len(metadata) > MAX_USER_METADATA_KEYS:
+            raise ValueError(
+                f"at most {MAX_USER_METADATA_KEYS} keys (the API's {MAX_METADATA_KEYS} minus "
+                f"{len(RESERVED_METADATA_KEYS)} of ours), got {len(metadata)}"
+            )
+        reserved = sorted(RESERVED_METADATA_KEYS & metadata.keys())
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)} is set by durable-runs itself")
+        for key, value in metadata.items():
+            if not key or len(key) > MAX_METADATA_KEY_CHARS:
+                raise ValueError(f"key {key!r} must have 1 to {MAX_METADATA_KEY_CHARS} characters")
+            if len(value) > MAX_METADATA_VALUE_CHARS:
+                raise ValueError(
+                    f"value of {key!r} has {len(value)} characters, at most "
+                    f"{MAX_METADATA_VALUE_CHARS}"
+                )
+        return metadata
+
+    @model_validator(mode="after")
+    def _has_input(self) -> RunRequest:
+        if self.messages:
+            return self
+        if self.backend == "assistants" and self.thread_id is not None:
+            return self
+        if self.backend == "assistants":
+            raise ValueError("messages: give at least one message, or a thread_id to run on")
+        raise ValueError("messages: give at least one message (thread_id is Assistants only)")
 
 
 class ToolCall(Frozen):

@@ -83,6 +83,8 @@ def test_worker_and_bridge_run_our_image_against_temporal(
     assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
     for variable in ("OPENAI_API_KEY", "OPENAI_WEBHOOK_SECRET", "DURABLE_RUNS_BACKEND"):
         assert variable in env
+    # Runs default to the backend api.openai.com serves.
+    assert env["DURABLE_RUNS_BACKEND"] == "${DURABLE_RUNS_BACKEND:-responses}"
 
 
 def test_commands(compose: dict[str, Any]) -> None:

@@ -3,7 +3,12 @@
 Call these from inside a workflow (they use `temporalio.workflow` and do nothing at import time,
 so business workflows may import this module freely)::
 
-    result = await run_assistant(request, name="classify")
+    result = await run_assistant(RunRequest(messages=["..."]), name="classify")
+
+The request's backend defaults to Responses (background mode, what api.openai.com serves); set
+`backend="assistants"` for the seed's API on an Assistants-compatible server or the emulator.
+The request is validated when it is built, in the parent: a bad one raises
+`pydantic.ValidationError` there, before any child starts.
 
 The child's id is `<parent workflow id>/<name>`: readable in the UI, and stable across replays
 and retries, so a restarted parent finds its child instead of starting a second run. Cancelling

@@ -18,6 +18,8 @@ from temporalio.common import Priority, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities.assistants import AssistantsActivities
     from activities.responses import ResponsesActivities
     from activities.tools import ToolActivities
@@ -46,14 +48,20 @@ with workflow.unsafe.imports_passed_through():
 
 API_CALL_TIMEOUT = timedelta(seconds=20)
 """One HTTP call; short, so an attempt lost with a crashed worker is retried soon."""
+PERMANENT_ERROR_TYPES = ["ValidationError"]
+"""Errors no retry can fix, whatever activity raised them: pydantic refusing a value (an
+activity's input, or an API object we cannot read) fails the same way on every attempt. The
+activities mark their other permanent errors (4xx from the API, unknown tools) non-retryable."""
 API_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=PERMANENT_ERROR_TYPES,
 )
 CANCEL_BUDGET = timedelta(minutes=2)
 TOOL_TIMEOUT = timedelta(minutes=5)
 TOOL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 """Tools heartbeat while they run, so a crashed worker's tool call is retried within seconds."""
-TOOL_RETRY = RetryPolicy(maximum_attempts=5)
+TOOL_RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=PERMANENT_ERROR_TYPES)
 SHIELDED_CREATE_PATCH = "shielded-create"
 """Patch id: a cancellation that arrives during a create waits for it (older histories
 cancelled the create). Asked only then, so other runs carry no marker and no
@@ -88,9 +96,15 @@ class TimedOut(Exception):
     """The run's deadline passed."""
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[ValidationError])
 class AssistantRunWorkflow:
-    """Drives one run (Assistants run or Responses background chain) to a final `RunResult`."""
+    """Drives one run (Responses background chain or Assistants run) to a final `RunResult`.
+
+    A `pydantic.ValidationError` fails the workflow instead of its workflow task: an input that
+    does not decode (a starter that bypassed `durable_runs.client`, e.g. the Temporal CLI with
+    `{"backend": "bogus"}`) ends the run at once with a message naming the field, instead of
+    leaving it RUNNING with a task that fails the same way on every retry.
+    """
 
     @workflow.init
     def __init__(self, request: RunRequest) -> None:

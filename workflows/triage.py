@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities.tools import ToolActivities
     from durable_runs.models import (
         AssistantSpec,
@@ -71,15 +73,17 @@ class TriageOptions(BaseModel):
     """How to run the classification.
 
     Attributes:
-        backend: The API that runs the assistant.
+        backend: The API that runs the assistant: `responses` (the default, what api.openai.com
+            serves) or `assistants` (the seed's API, for Assistants-compatible servers and the
+            emulator).
         assistant_id: An existing triage assistant (Assistants backend); one is created when empty.
         model: Model for the Responses backend.
         poll: Backoff and deadline of the classification run.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    backend: Backend = "assistants"
+    backend: Backend = "responses"
     assistant_id: str | None = None
     model: str = "gpt-4o-mini"
     poll: PollPolicy = PollPolicy(deadline_s=300)
@@ -142,9 +146,12 @@ def parse_category(answer: str) -> TicketCategory | None:
     return None
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[ValidationError])
 class SupportTicketTriageWorkflow:
-    """Classifies a ticket with an assistant (child run) and escalates or auto-replies."""
+    """Classifies a ticket with an assistant (child run) and escalates or auto-replies.
+
+    A ticket that does not decode fails the workflow at once (as `AssistantRunWorkflow` does).
+    """
 
     @workflow.run
     async def run(self, ticket: Ticket) -> TriageOutcome:

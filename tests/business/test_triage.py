@@ -100,12 +100,11 @@ async def test_classification_branches(
     assert outcome.reply == (AUTO_REPLIES[outcome.category] if action == "auto_reply" else "")
 
 
-async def test_classification_on_the_responses_backend(
+async def test_classification_runs_on_responses_by_default(
     client: Client, worker_factory: WorkerFactory
 ) -> None:
-    options = FAST.model_copy(update={"backend": "responses"})
     ticket = Ticket(
-        id="T-2", customer_email="alan@example.com", text="Refund my order", options=options
+        id="T-2", customer_email="alan@example.com", text="Refund my order", options=FAST
     )
     async with worker_factory(client) as queue:
         outcome = await (await _start(client, queue, ticket)).result()
@@ -116,6 +115,38 @@ async def test_classification_on_the_responses_backend(
     )
     assert outcome.run.backend == "responses"
     assert len(outcome.run.response_ids) == 2  # the tool round continued in a follow-up
+
+
+async def test_classification_on_the_seeds_assistants_backend(
+    client: Client, worker_factory: WorkerFactory
+) -> None:
+    options = FAST.model_copy(update={"backend": "assistants"})
+    ticket = Ticket(
+        id="T-2", customer_email="alan@example.com", text="Refund my order", options=options
+    )
+    async with worker_factory(client) as queue:
+        outcome = await (await _start(client, queue, ticket)).result()
+    assert (outcome.category, outcome.customer_tier, outcome.action) == (
+        "billing",
+        "premium",
+        "escalate",
+    )
+    assert outcome.run.backend == "assistants"
+    assert outcome.run.thread_id is not None
+    assert len(outcome.run.response_ids) == 1  # one run, its tool outputs submitted to it
+
+
+async def test_a_ticket_that_does_not_decode_fails_at_once_naming_the_field(
+    client: Client, worker_factory: WorkerFactory
+) -> None:
+    raw = {"id": "T-5", "customer_email": "x@example.com", "text": "Hi", "options": {"backend": 1}}
+    async with worker_factory(client) as queue:
+        handle = await client.start_workflow(
+            "SupportTicketTriageWorkflow", raw, id=f"triage-raw-{uuid.uuid4()}", task_queue=queue
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), 20)
+    assert "options.backend" in str(failure.value.cause)
 
 
 async def test_child_id_is_deterministic_and_readable(
@@ -149,7 +180,7 @@ async def test_parent_cancellation_cancels_the_childs_run_at_the_api(
     assistant = await openai_client.beta.assistants.create(
         model="gpt-4o-mini", metadata={"emu_outcome": "stay_queued"}
     )
-    options = FAST.model_copy(update={"assistant_id": assistant.id})
+    options = FAST.model_copy(update={"backend": "assistants", "assistant_id": assistant.id})
     ticket = Ticket(id="T-4", customer_email="ada@example.com", text="Refund!", options=options)
     async with worker_factory(client) as queue:
         handle = await _start(client, queue, ticket)

@@ -40,7 +40,7 @@ async def test_run_status_list(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`run` prints the answer and UI link; `status` and `list` show the finished run."""
+    """`run` (Responses by default) prints the answer and UI link; `status` and `list` show it."""
     async with worker_factory(client) as queue:
         await api.ensure_worker(client, queue, wait_s=10)
         with env_vars(
@@ -50,10 +50,7 @@ async def test_run_status_list(
             TEMPORAL_UI_URL="http://ui.test:8233",
         ):
             workflow_id = f"run-cli-{uuid.uuid4().hex[:8]}"
-            ran = await cli(
-                ["run", "What is 2+2?", "--backend", "assistants", "--workflow-id", workflow_id],
-                capsys,
-            )
+            ran = await cli(["run", "What is 2+2?", "--workflow-id", workflow_id], capsys)
             assert ran.code == 0, ran.err
             assert "answer  4" in ran.out
             assert "completed" in ran.out
@@ -69,9 +66,9 @@ async def test_run_status_list(
             )
             assert listed.code == 0, listed.err
             assert workflow_id in listed.out
-            assert "assistants" in listed.out
+            assert "responses" in listed.out
 
-            other = await cli(["list", "--task-queue", queue, "--backend", "responses"], capsys)
+            other = await cli(["list", "--task-queue", queue, "--backend", "assistants"], capsys)
             assert other.code == 0 and workflow_id not in other.out
 
 

@@ -69,6 +69,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "answer   4" in out
     assert "Paris" in out and "Tokyo" in out and "°F" in out
     assert "answer   42" in out
+    # Responses leads; the seed's Assistants API comes last, named for what it is.
+    assert out.index("(a) Responses, polling") < out.index("(d) Assistants (the seed's API)")
     assert "polling vs webhooks" in out
     assert out.count(f"http://127.0.0.1:{ports['--ui-port']}/namespaces/default/workflows/") == 4
     assert (tmp_path / "state" / "temporal.db").exists()

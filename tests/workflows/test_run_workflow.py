@@ -86,7 +86,8 @@ async def test_expired_fails_by_default(
     client: Client, worker_factory: WorkerFactory, emulator: RunningEmulator
 ) -> None:
     async with worker_factory(client) as queue:
-        handle = await start(client, queue, request(metadata={"emu_outcome": "expired"}))
+        req = request(backend="assistants", metadata={"emu_outcome": "expired"})
+        handle = await start(client, queue, req)
         result = await handle.result()
     assert result.status == "expired"
     assert result.restarts == 0
@@ -96,7 +97,12 @@ async def test_expired_fails_by_default(
 async def test_expired_restarts_up_to_the_bound(
     client: Client, worker_factory: WorkerFactory, emulator: RunningEmulator
 ) -> None:
-    req = request(metadata={"emu_outcome": "expired"}, on_expired="restart", max_restarts=2)
+    req = request(
+        backend="assistants",
+        metadata={"emu_outcome": "expired"},
+        on_expired="restart",
+        max_restarts=2,
+    )
     async with worker_factory(client) as queue:
         handle = await start(client, queue, req)
         result = await handle.result()
@@ -247,7 +253,7 @@ async def test_cancellation_during_create_still_cancels_the_created_run(
 async def test_retried_create_makes_no_second_run(
     client: Client, worker_factory: WorkerFactory, emulator: RunningEmulator
 ) -> None:
-    req = request(metadata={"emu_create_lose_response": "1"})
+    req = request(backend="assistants", metadata={"emu_create_lose_response": "1"})
     async with worker_factory(client) as queue:
         handle = await start(client, queue, req)
         result = await handle.result()

@@ -28,7 +28,10 @@ async def test_a_run_started_by_start_run_upserts_only_what_it_learns(
 ) -> None:
     async with worker_factory(client) as queue:
         handle = await start_run(
-            client, request(), workflow_id=f"run-{uuid.uuid4()}", task_queue=queue
+            client,
+            request(backend="assistants"),
+            workflow_id=f"run-{uuid.uuid4()}",
+            task_queue=queue,
         )
         result = await handle.result()
         description = await handle.describe()
@@ -61,6 +64,6 @@ async def test_a_run_started_without_attributes_sets_them_itself(
         await handle.result()
     upserts = await _upserts(client, handle.id)
     assert upserts[0] == {
-        sa.OPENAI_BACKEND.name: b'"assistants"',
+        sa.OPENAI_BACKEND.name: b'"responses"',
         sa.OPENAI_RUN_STATUS.name: b'"starting"',
     }

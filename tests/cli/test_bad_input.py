@@ -1,0 +1,79 @@
+"""`durable-runs run` with bad input: one error line naming it, exit 1, nothing started."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from durable_runs import client as api
+from tests.cli.helpers import cli, env_vars
+
+TOO_MANY_METADATA = [arg for i in range(15) for arg in ("--metadata", f"k{i}=v")]
+
+
+async def _never_started(client: Client, workflow_id: str) -> None:
+    with pytest.raises(RPCError) as missing:
+        await api.get_handle(client, workflow_id).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["What is 2+2?", "--tools", "nope"], "unknown tool nope"),
+        (["What is 2+2?", "--tools", "get_weather,nope"], "unknown tool nope"),
+        (["What is 2+2?", "--tools", "bad name"], "--tools 'bad name'"),
+        (["What is 2+2?", "--deadline", "0"], "--deadline"),
+        (["What is 2+2?", "--deadline", "-5"], "--deadline"),
+        (["What is 2+2?", "--deadline", "nan"], "--deadline"),
+        (["What is 2+2?", *TOO_MANY_METADATA], "--metadata: at most 14 keys"),
+        (["What is 2+2?", "--metadata", "temporal_workflow_id=x"], "temporal_workflow_id"),
+        (["", "--backend", "responses"], "question"),
+    ],
+    ids=[
+        "unknown-tool",
+        "one-unknown-tool",
+        "bad-tool-name",
+        "zero-deadline",
+        "negative-deadline",
+        "nan-deadline",
+        "too-much-metadata",
+        "reserved-metadata",
+        "empty-question",
+    ],
+)
+async def test_bad_input_is_one_line_naming_it_and_starts_nothing(
+    temporal_env: WorkflowEnvironment,
+    client: Client,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    named: str,
+) -> None:
+    # A queue with no worker: had validation not come first, `run` would complain about that.
+    queue = f"nobody-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"run-bad-{uuid.uuid4().hex[:8]}"
+    address = temporal_env.client.service_client.config.target_host
+    with env_vars(monkeypatch, TEMPORAL_ADDRESS=address, DURABLE_RUNS_TASK_QUEUE=queue):
+        result = await cli(["run", *argv, "--workflow-id", workflow_id], capsys)
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: invalid request: "), lines
+    assert named in lines[0], lines
+    assert result.out == ""  # no workflow link: nothing was started
+    await _never_started(client, workflow_id)
+
+
+async def test_an_unloadable_tool_registry_is_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with env_vars(monkeypatch, DURABLE_RUNS_TOOLS="no_such_module:registry"):
+        result = await cli(["run", "What is 2+2?", "--tools", "get_weather"], capsys)
+    assert result.code == 1
+    assert result.err.startswith("error: cannot load the tool registry DURABLE_RUNS_TOOLS=")
+    assert "no_such_module" in result.err
