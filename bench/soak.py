@@ -455,7 +455,7 @@ async def soak(
     }
 
 
-def _rows(phase: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+def _rows(phase: dict[str, Any], statuses: Iterable[str]) -> list[tuple[str, str, bool | None]]:
     """(label, value, passed) rows of one backend; passed is None for plain figures."""
     kills = phase["worker_kills"]
     led = phase["tool_ledger"]
@@ -465,9 +465,8 @@ def _rows(phase: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     at_creates = sum(k["aim"] == "create" for k in kills)
     in_tools = sum(k["tools_running"] > 0 for k in kills)
     rows: list[tuple[str, str, bool | None]] = [("runs started", str(phase["runs_started"]), None)]
-    rows += [
-        (f"finished: {s}", str(n), None) for s, n in sorted(phase["finished_by_status"].items())
-    ]
+    finished = phase["finished_by_status"]
+    rows += [(f"finished: {s}", str(finished.get(s, 0)), None) for s in statuses]
     rows += [(n.replace("_", " "), str(v), v == 0) for n, v in phase["must_be_zero"].items()]
     rows += [
         ("duplicate creates: lost create answer", str(measured["lost_create"]), None),
@@ -494,8 +493,9 @@ def print_soak(doc: dict[str, Any]) -> None:
     table.add_column("must hold")
     cells: dict[str, dict[str, str]] = {}
     verdicts: dict[str, list[bool]] = {}
+    statuses = sorted({s for phase in phases.values() for s in phase["finished_by_status"]})
     for backend, phase in phases.items():
-        for label, value, passed in _rows(phase):
+        for label, value, passed in _rows(phase, statuses):
             cells.setdefault(label, {})[backend] = value
             if passed is not None:
                 verdicts.setdefault(label, []).append(passed)
