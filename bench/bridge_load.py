@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import psutil
 from openai import AsyncOpenAI
 from standardwebhooks import Webhook
 from temporalio.client import Client, WorkflowFailureError
@@ -45,6 +46,7 @@ from bench.procs import (
     API_KEY,
     ROOT,
     Emulator,
+    Meter,
     _wait_http_ok,
     emulator_process,
     free_port,
@@ -70,6 +72,9 @@ SAFETY_POLL = PollPolicy(
 )
 """Webhook mode whose timer cannot fire during the benchmark: only an event wakes the run."""
 
+RETRY_SCHEDULE_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+"""The sender's waits between attempts after a non-2xx (the emulator's compressed schedule)."""
+
 QUICK = {"emu_queued_ms": "0", "emu_duration_ms": "200"}
 """Scenario knobs: responses complete soon after they are created."""
 
@@ -94,6 +99,9 @@ class Phase:
         woken: Live runs that completed after their event, within the bound.
         worker_reads: Status reads the live runs' workflows made (all of them).
         wake_ms: Per woken run, event sent to workflow result.
+        retried: Deliveries that needed the sender's retry (first answer not 2xx).
+        delivered: Deliveries answered 2xx at last (the sender retries as OpenAI does).
+        cpu_s: CPU seconds each process used during the burst (until the last answer).
     """
 
     kind: str
@@ -105,6 +113,9 @@ class Phase:
     woken: int | None = None
     worker_reads: int | None = None
     wake_ms: list[float] = field(default_factory=list)
+    retried: int = 0
+    delivered: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     def percentile(self, q: float, values: Sequence[float] | None = None) -> float:
         """The `q` quantile (0..1) of the latencies, or of `values` (nearest rank)."""
@@ -174,8 +185,8 @@ def signed(secret: str, response_id: str) -> tuple[bytes, dict[str, str]]:
 @asynccontextmanager
 async def bridge_process(
     *, routing: Routing, temporal_address: str, api_url: str, secret: str, log_dir: Path
-) -> AsyncIterator[str]:
-    """A bridge in its own process (so its CPU is not the load generator's); yields its root."""
+) -> AsyncIterator[tuple[str, int]]:
+    """A bridge in its own process (its CPU is not the load generator's); its root and pid."""
     port = free_port()
     env = {
         **os.environ,
@@ -196,7 +207,7 @@ async def bridge_process(
         try:
             async with httpx.AsyncClient() as http:
                 await _wait_http_ok(http, root + "/healthz", proc)
-            yield root
+            yield root, proc.pid
         finally:
             await stop_process(proc)
 
@@ -210,9 +221,15 @@ async def counters(http: httpx.AsyncClient, root: str) -> dict[str, Any]:
 
 
 async def fire(
-    root: str, secret: str, response_ids: Sequence[str], kind: str
+    root: str, secret: str, response_ids: Sequence[str], kind: str, meters: dict[str, Meter]
 ) -> tuple[Phase, list[float]]:
-    """Send one delivery per id, all at once; the phase and each delivery's send time."""
+    """Send one delivery per id, all at once, retrying a non-2xx as the sender does.
+
+    Codes and latencies are those of the first attempt; `delivered` counts the final 2xx.
+
+    Returns:
+        The phase and each delivery's first send time (unix seconds).
+    """
     deliveries = [signed(secret, rid) for rid in response_ids]
     limits = httpx.Limits(max_connections=len(deliveries), max_keepalive_connections=0)
     phase = Phase(kind=kind, events=len(deliveries))
@@ -221,23 +238,38 @@ async def fire(
         before = await counters(http, root)
         start = asyncio.Event()
 
-        async def deliver(i: int) -> None:
+        async def attempt(i: int) -> str:
             body, headers = deliveries[i]
+            try:
+                answer = await http.post(root + "/webhooks/openai", content=body, headers=headers)
+            except httpx.HTTPError:
+                return "error"
+            return str(answer.status_code)
+
+        async def deliver(i: int) -> None:
             await start.wait()
             sent_at[i] = time.time()
             began = time.perf_counter()
-            try:
-                answer = await http.post(root + "/webhooks/openai", content=body, headers=headers)
-                code = str(answer.status_code)
-            except httpx.HTTPError:
-                code = "error"
+            code = await attempt(i)
             phase.latencies_ms.append((time.perf_counter() - began) * 1000)
             phase.codes[code] = phase.codes.get(code, 0) + 1
+            if not code.startswith("2"):
+                phase.retried += 1
+            for wait_s in RETRY_SCHEDULE_S:
+                if code.startswith("2"):
+                    break
+                await asyncio.sleep(wait_s)
+                code = await attempt(i)
+            if code.startswith("2"):
+                phase.delivered += 1
 
         tasks = [asyncio.create_task(deliver(i)) for i in range(len(deliveries))]
         await asyncio.sleep(0)  # every task is parked on `start`: release them together
+        for meter in meters.values():
+            meter.begin()
         start.set()
         await asyncio.gather(*tasks)
+        phase.cpu_s = {name: meter.end().cpu_seconds for name, meter in meters.items()}
         after = await counters(http, root)
     phase.temporal_calls = after["temporal_calls"] - before["temporal_calls"]
     phase.api_reads = after["api_reads"] - before["api_reads"]
@@ -315,17 +347,16 @@ async def wake(
 ) -> None:
     """Wait (bounded) for the live runs; count those woken and their workers' status reads."""
 
+    deadline = time.monotonic() + WAKE_BOUND_S
+
     async def outcome(handle: RunHandle) -> RunResult | None:
         try:
-            return await handle.result(rpc_timeout=None)
-        except (WorkflowFailureError, RPCError):  # counted as not woken
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                return await handle.result(rpc_timeout=None)
+        except (TimeoutError, WorkflowFailureError, RPCError):  # counted as not woken
             return None
 
-    try:
-        async with asyncio.timeout(WAKE_BOUND_S):
-            results = await asyncio.gather(*(outcome(h) for h, _ in pairs))
-    except TimeoutError:
-        results = [None] * len(pairs)
+    results = await asyncio.gather(*(outcome(h) for h, _ in pairs))
     phase.woken = 0
     phase.worker_reads = 0
     for result, sent in zip(results, sent_at, strict=True):
@@ -357,13 +388,21 @@ async def measure(
                     api_url=emu.base_url,
                     secret=secret,
                     log_dir=log_dir,
-                ) as root:
-                    await fire(root, secret, [warmup], "warm-up")
+                ) as (root, bridge_pid):
+                    meters = {
+                        "bridge": Meter(bridge_pid),
+                        "emulator": Meter(emu.pid),
+                        "temporal": Meter(temporal_pid(worker.pid, bridge_pid, emu.pid)),
+                        "worker": Meter(worker.pid),
+                        "sender": Meter(os.getpid()),
+                    }
+                    await fire(root, secret, [warmup], "warm-up", {})
                     print(f"· {routing}: {events} strangers …", file=sys.stderr, flush=True)
-                    stranger_phase, _ = await fire(root, secret, strangers, "strangers")
+                    stranger_phase, _ = await fire(root, secret, strangers, "strangers", meters)
                     print(f"· {routing}: {events} live runs …", file=sys.stderr, flush=True)
                     pairs = await start_live_runs(client, emu, queue, events)
-                    live, sent_at = await fire(root, secret, [rid for _, rid in pairs], "live runs")
+                    ids = [rid for _, rid in pairs]
+                    live, sent_at = await fire(root, secret, ids, "live runs", meters)
                     await wake(pairs, live, sent_at)
                 results[routing] = {"strangers": stranger_phase, "live runs": live}
         finally:
@@ -371,12 +410,21 @@ async def measure(
     return results
 
 
+def temporal_pid(*others: int) -> int:
+    """The Temporal dev server: this process's child that is none of the `others`."""
+    for child in psutil.Process().children(recursive=True):
+        if child.pid not in others and "temporal" in child.name():
+            return int(child.pid)
+    raise RuntimeError("no Temporal dev server among this process's children")
+
+
 def table(results: dict[str, dict[str, Phase]]) -> str:
     """The results as a Markdown table."""
     lines = [
         "| routing | events | kind | answers | p50 ms | p95 ms | p99 ms | Temporal calls/event "
-        "| API reads/event | woken | worker reads/run | wake p50 / max ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| API reads/event | delivered (retried) | woken | worker reads/run | wake p50 / max ms "
+        "| CPU s: bridge, emulator, Temporal, worker, sender |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for routing, phases in results.items():
         for phase in phases.values():
@@ -387,11 +435,13 @@ def table(results: dict[str, dict[str, Phase]]) -> str:
             if phase.woken:
                 reads = f"{(phase.worker_reads or 0) / phase.woken:.2f}"
                 wake = f"{phase.percentile(0.5, phase.wake_ms):.0f} / {max(phase.wake_ms):.0f}"
+            cpu = ", ".join(f"{v:.1f}" for v in phase.cpu_s.values())
             lines.append(
                 f"| {routing} | {phase.events} | {phase.kind} | {answers} "
                 f"| {phase.percentile(0.5):.0f} | {phase.percentile(0.95):.0f} "
                 f"| {phase.percentile(0.99):.0f} | {phase.temporal_calls / phase.events:.2f} "
-                f"| {phase.api_reads / phase.events:.2f} | {woken} | {reads} | {wake} |"
+                f"| {phase.api_reads / phase.events:.2f} | {phase.delivered} ({phase.retried}) "
+                f"| {woken} | {reads} | {wake} | {cpu} |"
             )
     return "\n".join(lines)
 

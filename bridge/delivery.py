@@ -83,10 +83,13 @@ async def retrieve_owner(
         raise Unavailable("OpenAI", f"retrieve answered {exc.status_code}: {exc.message}") from exc
     except APIConnectionError as exc:  # timeouts included
         raise Unavailable("OpenAI", f"retrieve failed: {exc}") from exc
+    # Routing needs only the metadata: the SDK's model is built for our own responses alone
+    # (in a shared project most events may be strangers').
+    metadata = raw.http_response.json().get("metadata")
+    owner = metadata.get(WORKFLOW_ID_METADATA_KEY) if isinstance(metadata, dict) else None
+    if not isinstance(owner, str) or not owner:
+        return Unrouted("not_ours", f"response {lookup.object_id} names no workflow of ours")
     response = raw.parse()
-    owner = (response.metadata or {}).get(WORKFLOW_ID_METADATA_KEY)
-    if not owner:
-        return Unrouted("not_ours", f"response {response.id} names no workflow in its metadata")
     snapshot = snapshot_from_response(response, poll_after_ms=poll_after_ms(raw.headers))
     run_event = lookup.run_event.model_copy(update={"snapshot": snapshot})
     return Target(run_event=run_event, workflow_id=owner)
