@@ -109,7 +109,7 @@ async def test_run_cancelled_during_its_create_before_the_shield_replays(
     async with workers[0], workers[1]:
         handle = await client.start_workflow(
             UnshieldedRunWorkflow.run,
-            RunRequest(messages=["What is 2+2?"], metadata=metadata),
+            RunRequest(backend="assistants", messages=["What is 2+2?"], metadata=metadata),
             id=f"unshielded-{uuid.uuid4()}",
             task_queue=queue,
         )

@@ -161,11 +161,13 @@ async def test_child_id_is_deterministic_and_readable(
     assert child.parent_id == handle.id
     assert child.workflow_type == "AssistantRunWorkflow"
     summary = await child.static_summary()
-    assert summary is not None and summary.startswith("classify · assistants · Ticket T-3")
-    (run,) = await _runs(emulator, child_id)
-    assert run["metadata"]["temporal_workflow_id"] == child_id
-    assert run["metadata"]["ticket_id"] == "T-3"
-    assert outcome.run.run_id == run["id"]
+    assert summary is not None and summary.startswith("classify · responses · Ticket T-3")
+    responses = await _runs(emulator, child_id)  # the first, and its tool round's follow-up
+    assert len(responses) == 2
+    for response in responses:
+        assert response["metadata"]["temporal_workflow_id"] == child_id
+        assert response["metadata"]["ticket_id"] == "T-3"
+    assert outcome.run.run_id == responses[-1]["id"]
 
 
 # The SDK marks the Assistants API deprecated (it is, upstream); the test needs one assistant.

@@ -75,8 +75,8 @@ class Scenario:
 
 
 def req(question: str = "What is 2+2?", **fields: Any) -> RunRequest:
-    """A fast-polling request."""
-    return RunRequest(**{"messages": [question], "poll": FAST, **fields})
+    """A fast-polling request on the seed's Assistants backend (the `assistants_*` files)."""
+    return RunRequest(**{"backend": "assistants", "messages": [question], "poll": FAST, **fields})
 
 
 async def _expect(handle: Handle, **expected: Any) -> RunResult:
@@ -256,7 +256,10 @@ async def main(names: list[str]) -> None:
             TEMPORAL_ADDRESS=client.service_client.config.target_host,
         )
         async with running_bridge(settings) as bridge:
-            config = EmulatorConfig(webhook_url=bridge.url, webhook_secret=secret)
+            # The Assistants scenario's events are `thread.run.*`: an emulator extension.
+            config = EmulatorConfig(
+                webhook_url=bridge.url, webhook_secret=secret, thread_run_webhooks=True
+            )
             async with running_emulator(config) as emulator:
                 for scenario in (s for s in chosen if s.webhooks):
                     async with worker(client, emulator, scenario.openai_rpm):
