@@ -118,6 +118,7 @@ async def ui_stack(openai_client: AsyncOpenAI) -> AsyncIterator[UiStack]:
             waiting = await client.start_workflow(
                 AssistantRunWorkflow.run,
                 RunRequest(
+                    backend="assistants",  # a run waits in `requires_action`: Assistants' status
                     messages=["Approve refund ticket T-42"],
                     tools=[WAITING_TOOL],
                     metadata={"emu_tool_plan": json.dumps(plan)},
