@@ -1,146 +1,100 @@
-"""Running the workload in one mode and turning the emulator's stats into per-mode figures."""
+"""Running the workload in one mode of one backend, and the figures of that mode.
+
+Every mode starts the processes it needs on fresh state (emulator; for durable modes a Temporal
+dev server and a worker; for webhook modes the bridge too) and meters each of them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import statistics
 import sys
 import time
 import uuid
+import warnings
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, TypeAdapter
+from openai import AsyncOpenAI
+from pydantic import TypeAdapter
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from bench.client_loop import LoopResult
+from bench.figures import ModeResult, Seen, summarize
 from bench.procs import (
     API_KEY,
-    MIB,
     ROOT,
     Emulator,
     Meter,
     Usage,
+    bridge_process,
+    emulator_process,
     sample_until,
     start_worker,
     stop_process,
+    temporal_server,
+    temporal_server_pid,
     worker_env,
 )
-from bench.workload import QUESTION, TOOL_NAME, RunSpec
+from bench.workload import QUESTION, TOOL_NAME, RunSpec, weather_tool_definition
 from durable_runs.client import start_run
 from durable_runs.models import PollPolicy, RunRequest, RunResult
 
+Backend = Literal["responses", "assistants"]
+BACKENDS: tuple[Backend, ...] = ("responses", "assistants")
+"""In the order the tables are printed: Responses, what api.openai.com serves, first."""
+
 Mode = Literal["naive", "sdk", "polling", "webhooks"]
 ALL_MODES: tuple[Mode, ...] = ("naive", "sdk", "polling", "webhooks")
+BACKEND_MODES: dict[Backend, tuple[Mode, ...]] = {
+    "responses": ("naive", "polling", "webhooks"),
+    "assistants": ALL_MODES,
+}
+"""The SDK has no polling helper for background responses, so `sdk` is Assistants only."""
+
+LOOP_MODES: tuple[Mode, ...] = ("naive", "sdk")
+BASELINE: Mode = "naive"
+"""The mode every ratio in a table is taken against: the seed's loop on that backend."""
+
 MODE_LABELS: dict[str, str] = {
-    "naive": "naive loop",
+    "naive": "seed's loop",
     "sdk": "SDK create_and_poll",
     "polling": "durable polling",
     "webhooks": "durable webhooks",
 }
 
+EVENT_SHAPES: dict[Backend, str] = {
+    "responses": "response.* events with data.id only, as OpenAI sends them",
+    "assistants": "thread.run.* events with the whole run in data: emulator extension "
+    "thread_run_webhooks (OpenAI sends no thread.run.* events)",
+}
+NO_EVENTS = "none"
+
 START_CONCURRENCY = 100
 """Workflow starts in flight at once (the client's own bound, not a benchmark knob)."""
 
 
-class Observed(BaseModel):
-    """One run as the caller saw it, joined with the emulator's record.
+def event_shape(backend: Backend, mode: Mode) -> str:
+    """The webhook events a mode runs on (`none` outside webhook mode)."""
+    return EVENT_SHAPES[backend] if mode == "webhooks" else NO_EVENTS
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What every mode of one benchmark run shares.
 
     Attributes:
-        index: The spec's index.
-        status: Final status the caller got (`lost` when it got none in time).
-        run_ids: Every run created for it.
-        noticed_at: Wall-clock time when the caller had the result.
-        status_reads: `retrieve_run` calls over its runs.
-        api_calls: Calls about its runs (create, retrieve, submit, messages list...).
-        latency_s: Emulator's `completed` time to `noticed_at`.
+        out_dir: Logs and scratch files.
+        rpm: The workers' API budget per minute (0: none).
+        webhook_secret: Signs the emulator's events; the bridge verifies them.
     """
 
-    index: int
-    status: str
-    run_ids: list[str]
-    noticed_at: float | None = None
-    status_reads: int = 0
-    api_calls: int = 0
-    latency_s: float | None = None
-
-
-class ModeResult(BaseModel):
-    """Every figure of one mode.
-
-    Attributes:
-        mode: Which mode.
-        runs: Runs in the workload.
-        completed: Runs that ended `completed`.
-        lost: Runs the caller got no result for within the bound.
-        statuses: Final statuses counted.
-        status_reads_per_run: Mean `retrieve_run` calls per run.
-        api_calls_per_run: All `/v1` requests the emulator served, per run.
-        latency_p50_ms / latency_p95_ms / latency_max_ms: Completion→notice.
-        wall_s: From the first create to the last result.
-        runs_per_s: Runs divided by `wall_s`.
-        process: Which process was metered (worker subprocess or client loop).
-        cpu_s_per_100: Its CPU seconds per 100 runs.
-        cpu_s: Its CPU seconds.
-        peak_rss_mib: Its peak resident memory.
-        rss_growth_mib_per_100: (peak − RSS at start) per 100 runs.
-        emulator_cpu_s: The emulator's CPU seconds during the mode.
-        emulator_cpu_share: Emulator CPU seconds per wall second (1.0 = one core saturated).
-        requests_per_minute_peak: Highest request count in any 60 s window (emulator).
-        status_codes: HTTP status codes the emulator answered.
-    """
-
-    mode: str
-    runs: int
-    completed: int
-    lost: int
-    statuses: dict[str, int]
-    status_reads_per_run: float
-    api_calls_per_run: float
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    latency_max_ms: float | None
-    wall_s: float
-    runs_per_s: float
-    process: str
-    cpu_s: float
-    cpu_s_per_100: float
-    peak_rss_mib: float
-    rss_growth_mib_per_100: float
-    emulator_cpu_s: float
-    emulator_cpu_share: float
-    requests_per_minute_peak: int
-    status_codes: dict[str, int]
-
-
-@dataclass
-class Stack:
-    """The shared servers a mode runs against."""
-
-    client: Client
-    temporal_address: str
-    emulator: Emulator
-    bridge_url: str
-    webhook_secret: str
-    assistant_id: str
     out_dir: Path
     rpm: int
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0-100) by linear interpolation; None for no values."""
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    webhook_secret: str
 
 
 def mode_bound_s(size: int, rpm: int) -> float:
@@ -151,73 +105,144 @@ def mode_bound_s(size: int, rpm: int) -> float:
     return bound
 
 
-async def run_mode(stack: Stack, mode: Mode, specs: list[RunSpec]) -> ModeResult:
-    """Run the workload in `mode` with fresh counters and a freshly started metered process."""
-    emu = stack.emulator
-    await emu.configure(
-        webhook_url=stack.bridge_url if mode == "webhooks" else None,
-        webhook_secret=stack.webhook_secret if mode == "webhooks" else None,
+async def create_assistant(base_url: str) -> str:
+    """The one assistant an Assistants mode's runs use (created before the counters reset)."""
+    client = AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+    try:
+        # The Assistants API is deprecated upstream; the benchmark drives it on purpose.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            assistant = await client.beta.assistants.create(
+                model="gpt-4o-mini",
+                name="bench",
+                tools=[weather_tool_definition()],  # type: ignore[list-item]
+            )
+    finally:
+        await client.close()
+    return assistant.id
+
+
+async def run_mode(
+    config: BenchConfig, backend: Backend, mode: Mode, specs: list[RunSpec]
+) -> ModeResult:
+    """Run the workload in `mode` on `backend`, on processes started for this mode alone.
+
+    Fresh processes per mode: no mode runs on the objects the emulator holds, or the history,
+    visibility rows and task backlog Temporal holds, from an earlier mode.
+    """
+    if mode not in BACKEND_MODES[backend]:
+        raise ValueError(f"mode {mode!r} does not exist on the {backend} backend")
+    bound = mode_bound_s(len(specs), config.rpm)
+    async with emulator_process(config.out_dir) as emu:
+        assistant_id = await create_assistant(emu.base_url) if backend == "assistants" else None
+        meters = {"emulator": Meter(emu.pid)}
+        if mode in LOOP_MODES:
+            seen, usages, started = await _client_loop(
+                config, emu, meters, backend, mode, assistant_id, specs, bound
+            )
+            process = "client loop"
+            stats = await emu.stats()
+        else:
+            seen, usages, started, queue = await _durable(
+                config, emu, meters, backend, mode, assistant_id, specs, bound
+            )
+            process = "worker"
+            stats = await emu.stats()
+            by_workflow: dict[str, list[str]] = stats[f"{_objects(backend)}_by_workflow"]
+            seen = {
+                i: (status, by_workflow.get(f"{queue}-{i}", []), at)
+                for i, (status, _, at) in seen.items()
+            }
+    return summarize(
+        backend=backend,
+        mode=mode,
+        label=MODE_LABELS[mode],
+        shape=event_shape(backend, mode),
+        specs=specs,
+        seen=seen,
+        stats=stats,
+        usages=usages,
+        started=started,
+        process=process,
     )
-    bound = mode_bound_s(len(specs), stack.rpm)
-    if mode in ("naive", "sdk"):
-        seen, usage, started, cpu0 = await _client_loop(stack, mode, specs, bound)
-        process = "client loop"
-    else:
-        seen, usage, started, cpu0 = await _durable(stack, mode, specs, bound)
-        process = "worker"
-    stats = await emu.stats()
-    return summarize(mode, specs, seen, stats, usage, started, cpu0, process)
+
+
+async def _metered(
+    meters: dict[str, Meter], run: asyncio.Task[Any] | asyncio.Future[Any]
+) -> dict[str, Usage]:
+    """Sample the meters until `run` ends; every meter's usage (processes still alive)."""
+    done = asyncio.Event()
+    sampler = asyncio.create_task(sample_until(list(meters.values()), done))
+    try:
+        await asyncio.shield(run)
+    finally:
+        done.set()
+        await sampler
+    return {name: meter.end() for name, meter in meters.items()}
 
 
 async def _client_loop(
-    stack: Stack, mode: Mode, specs: list[RunSpec], bound: float
-) -> tuple[dict[int, tuple[str, list[str], float | None]], Usage, float, float]:
-    spec_file = stack.out_dir / f"specs-{mode}.json"
-    out_file = stack.out_dir / f"results-{mode}.json"
+    config: BenchConfig,
+    emu: Emulator,
+    meters: dict[str, Meter],
+    backend: Backend,
+    mode: Mode,
+    assistant_id: str | None,
+    specs: list[RunSpec],
+    bound: float,
+) -> tuple[dict[int, Seen], dict[str, Usage], float]:
+    name = f"{backend}-{mode}"
+    spec_file = config.out_dir / f"specs-{name}.json"
+    out_file = config.out_dir / f"results-{name}.json"
     spec_file.write_bytes(TypeAdapter(list[RunSpec]).dump_json(specs))
     out_file.unlink(missing_ok=True)
+    extra = ["--assistant-id", assistant_id] if assistant_id else []
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.client_loop", "--mode", mode,
-        "--base-url", stack.emulator.base_url, "--api-key", API_KEY,
-        "--assistant-id", stack.assistant_id, "--specs", str(spec_file), "--out", str(out_file),
+        sys.executable, "-m", "bench.client_loop", "--backend", backend, "--mode", mode,
+        "--base-url", emu.base_url, "--api-key", API_KEY, *extra,
+        "--specs", str(spec_file), "--out", str(out_file),
         cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None
+    stdout = proc.stdout
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        line = await asyncio.wait_for(stdout.readline(), 60)
         if line.strip() != b"ready":
             raise RuntimeError(f"client loop did not start: {line!r}")
-        meter = Meter(proc.pid)
-        await stack.emulator.reset()
-        cpu0 = float((await stack.emulator.stats())["process_cpu_seconds"])
-        meter.begin()
+        meters = {"client loop": Meter(proc.pid), **meters}
+        await emu.reset()
+        for meter in meters.values():
+            meter.begin()
         started = time.time()
         proc.stdin.write(b"go\n")
         await proc.stdin.drain()
-        done = asyncio.Event()
-        sampler = asyncio.create_task(sample_until([meter], done))
-        try:
-            line = await asyncio.wait_for(proc.stdout.readline(), bound)
-        except TimeoutError:
-            line = b""
-        done.set()
-        await sampler
-        usage = meter.end() if line.strip() == b"done" else Usage(0.0, 0, 0)
+
+        async def finished() -> bytes:
+            try:
+                return await asyncio.wait_for(stdout.readline(), bound)
+            except TimeoutError:
+                return b""
+
+        reading = asyncio.create_task(finished())
+        usages = await _metered(meters, reading)
+        if reading.result().strip() != b"done":
+            usages["client loop"] = Usage(0.0, 0, 0)
         proc.stdin.close()
     finally:
         await stop_process(proc, timeout_s=5)
-    seen: dict[int, tuple[str, list[str], float | None]] = {}
+    seen: dict[int, Seen] = {}
     if out_file.exists():
         for r in TypeAdapter(list[LoopResult]).validate_json(out_file.read_text()):
-            ids = [r.run_id] if r.run_id else []
-            seen[r.index] = (r.status, ids, r.noticed_at or None)
-    return seen, usage, started, cpu0
+            seen[r.index] = (r.status, r.object_ids, r.noticed_at or None)
+    return seen, usages, started
 
 
-def durable_request(spec: RunSpec, assistant_id: str, *, webhooks: bool) -> RunRequest:
+def durable_request(
+    spec: RunSpec, backend: Backend, assistant_id: str | None, *, webhooks: bool
+) -> RunRequest:
     """The workflow input for one spec (the default PollPolicy, or webhook mode)."""
     return RunRequest(
-        backend="assistants",
+        backend=backend,
         assistant_id=assistant_id,
         messages=[QUESTION],
         tools=[TOOL_NAME] if spec.tool_rounds else [],
@@ -227,134 +252,104 @@ def durable_request(spec: RunSpec, assistant_id: str, *, webhooks: bool) -> RunR
 
 
 async def _durable(
-    stack: Stack, mode: Mode, specs: list[RunSpec], bound: float
-) -> tuple[dict[int, tuple[str, list[str], float | None]], Usage, float, float]:
-    queue = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
-    env = worker_env(
-        temporal_address=stack.temporal_address,
-        base_url=stack.emulator.base_url,
-        task_queue=queue,
-        rpm=stack.rpm,
-    )
-    worker = await start_worker(env, stack.out_dir / f"worker-{mode}.log")
+    config: BenchConfig,
+    emu: Emulator,
+    meters: dict[str, Meter],
+    backend: Backend,
+    mode: Mode,
+    assistant_id: str | None,
+    specs: list[RunSpec],
+    bound: float,
+) -> tuple[dict[int, Seen], dict[str, Usage], float, str]:
+    """Run the specs as workflows; object ids are left empty (the caller joins them)."""
+    webhooks = mode == "webhooks"
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(temporal_server())
+        address = client.service_client.config.target_host
+        meters = {**meters, "Temporal server": Meter(temporal_server_pid(client))}
+        if webhooks:
+            bridge = await stack.enter_async_context(
+                bridge_process(
+                    temporal_address=address,
+                    api_url=emu.base_url,
+                    secret=config.webhook_secret,
+                    log=config.out_dir / f"bridge-{backend}.log",
+                )
+            )
+            meters["bridge"] = Meter(bridge.pid)
+            # The Assistants backend has events only through the emulator's named extension.
+            await emu.configure(
+                webhook_url=bridge.url,
+                webhook_secret=config.webhook_secret,
+                thread_run_webhooks=backend == "assistants",
+            )
+        queue = f"bench-{backend}-{mode}-{uuid.uuid4().hex[:8]}"
+        env = worker_env(
+            temporal_address=address, base_url=emu.base_url, task_queue=queue, rpm=config.rpm
+        )
+        worker = await start_worker(env, config.out_dir / f"worker-{backend}-{mode}.log")
+        stack.push_async_callback(worker.stop)
+        meters = {"worker": worker.meter, **meters}
+        await emu.reset()
+        results, noticed, started, usages = await _start_and_wait(
+            client, meters, specs, queue, bound, backend, assistant_id, webhooks=webhooks
+        )
+    seen: dict[int, Seen] = {
+        spec.index: (
+            results[spec.index].status if spec.index in results else "lost",
+            [],
+            noticed.get(spec.index),
+        )
+        for spec in specs
+    }
+    return seen, usages, started, queue
+
+
+async def _start_and_wait(
+    client: Client,
+    meters: dict[str, Meter],
+    specs: list[RunSpec],
+    queue: str,
+    bound: float,
+    backend: Backend,
+    assistant_id: str | None,
+    *,
+    webhooks: bool,
+) -> tuple[dict[int, RunResult], dict[int, float], float, dict[str, Usage]]:
+    """Start every run, wait for every result (or the bound), meter the processes meanwhile."""
     results: dict[int, RunResult] = {}
     noticed: dict[int, float] = {}
-    try:
-        await stack.emulator.reset()
-        cpu0 = float((await stack.emulator.stats())["process_cpu_seconds"])
-        worker.meter.begin()
-        started = time.time()
-        gate = asyncio.Semaphore(START_CONCURRENCY)
+    gate = asyncio.Semaphore(START_CONCURRENCY)
 
-        async def one(spec: RunSpec) -> None:
-            async with gate:
-                handle = await start_run(
-                    stack.client,
-                    durable_request(spec, stack.assistant_id, webhooks=mode == "webhooks"),
-                    workflow_id=f"{queue}-{spec.index}",
-                    task_queue=queue,
-                )
-            results[spec.index] = await handle.result()
-            noticed[spec.index] = time.time()
+    async def one(spec: RunSpec) -> None:
+        async with gate:
+            handle = await start_run(
+                client,
+                durable_request(spec, backend, assistant_id, webhooks=webhooks),
+                workflow_id=f"{queue}-{spec.index}",
+                task_queue=queue,
+            )
+        results[spec.index] = await handle.result()
+        noticed[spec.index] = time.time()
 
-        done = asyncio.Event()
-        sampler = asyncio.create_task(sample_until([worker.meter], done))
+    async def everything() -> None:
         tasks = [asyncio.create_task(one(s)) for s in specs]
         _, pending = await asyncio.wait(tasks, timeout=bound)
         for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        done.set()
-        await sampler
-        usage = worker.meter.end()
-        for spec in specs:
-            if spec.index not in results:
-                with contextlib.suppress(RPCError):
-                    await stack.client.get_workflow_handle(f"{queue}-{spec.index}").terminate()
-    finally:
-        await worker.stop()
-    stats = await stack.emulator.stats()
-    by_workflow: dict[str, list[str]] = stats["runs_by_workflow"]
-    seen: dict[int, tuple[str, list[str], float | None]] = {}
+
+    for meter in meters.values():
+        meter.begin()
+    started = time.time()
+    usages = await _metered(meters, asyncio.create_task(everything()))
     for spec in specs:
-        ids = by_workflow.get(f"{queue}-{spec.index}", [])
-        result = results.get(spec.index)
-        seen[spec.index] = (
-            result.status if result else "lost",
-            ids,
-            noticed.get(spec.index),
-        )
-    return seen, usage, started, cpu0
+        if spec.index not in results:
+            with contextlib.suppress(RPCError):
+                await client.get_workflow_handle(f"{queue}-{spec.index}").terminate()
+    return results, noticed, started, usages
 
 
-def summarize(
-    mode: Mode,
-    specs: list[RunSpec],
-    seen: dict[int, tuple[str, list[str], float | None]],
-    stats: dict[str, Any],
-    usage: Usage,
-    started: float,
-    emulator_cpu0: float,
-    process: str,
-) -> ModeResult:
-    """Join what the caller saw with the emulator's per-run records."""
-    runs: dict[str, Any] = stats["runs"]
-    observed: list[Observed] = []
-    for spec in specs:
-        status, ids, noticed_at = seen.get(spec.index, ("lost", [], None))
-        reads = sum(int(runs.get(i, {}).get("calls", {}).get("retrieve_run", 0)) for i in ids)
-        calls = sum(sum(int(v) for v in runs.get(i, {}).get("calls", {}).values()) for i in ids)
-        latency = None
-        if ids and noticed_at is not None and status == "completed":
-            completed_at = runs.get(ids[-1], {}).get("status_times", {}).get("completed")
-            if completed_at is not None:
-                latency = noticed_at - float(completed_at)
-        observed.append(
-            Observed(
-                index=spec.index,
-                status=status,
-                run_ids=ids,
-                noticed_at=noticed_at,
-                status_reads=reads,
-                api_calls=calls,
-                latency_s=latency,
-            )
-        )
-    n = len(specs)
-    statuses: dict[str, int] = {}
-    for o in observed:
-        statuses[o.status] = statuses.get(o.status, 0) + 1
-    ends = [o.noticed_at for o in observed if o.noticed_at is not None]
-    wall = (max(ends) - started) if ends else 0.0
-    latencies_ms = [o.latency_s * 1000 for o in observed if o.latency_s is not None]
-    emu_cpu = float(stats["process_cpu_seconds"]) - emulator_cpu0
-
-    def ms(q: float) -> float | None:
-        value = percentile(latencies_ms, q)
-        return round(value, 1) if value is not None else None
-
-    return ModeResult(
-        mode=mode,
-        runs=n,
-        completed=statuses.get("completed", 0),
-        lost=sum(1 for o in observed if o.noticed_at is None),
-        statuses=statuses,
-        status_reads_per_run=round(statistics.fmean(o.status_reads for o in observed), 3),
-        api_calls_per_run=round(int(stats["total_requests"]) / n, 3),
-        latency_p50_ms=ms(50),
-        latency_p95_ms=ms(95),
-        latency_max_ms=round(max(latencies_ms), 1) if latencies_ms else None,
-        wall_s=round(wall, 3),
-        runs_per_s=round(n / wall, 3) if wall else 0.0,
-        process=process,
-        cpu_s=round(usage.cpu_seconds, 3),
-        cpu_s_per_100=round(usage.cpu_seconds / n * 100, 3),
-        peak_rss_mib=round(usage.peak_rss_bytes / MIB, 1),
-        rss_growth_mib_per_100=round(
-            max(0, usage.peak_rss_bytes - usage.baseline_rss_bytes) / MIB / n * 100, 2
-        ),
-        emulator_cpu_s=round(emu_cpu, 3),
-        emulator_cpu_share=round(emu_cpu / wall, 3) if wall else 0.0,
-        requests_per_minute_peak=int(stats["requests_per_minute_peak"]),
-        status_codes={str(k): int(v) for k, v in stats["status_codes"].items()},
-    )
+def _objects(backend: Backend) -> str:
+    """The emulator's name for a backend's objects in its stats (`runs` or `responses`)."""
+    return "responses" if backend == "responses" else "runs"

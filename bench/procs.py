@@ -111,6 +111,21 @@ async def temporal_server() -> AsyncIterator[Client]:
         yield env.client
 
 
+def temporal_server_pid(client: Client) -> int:
+    """The pid of the dev server `client` talks to: our child process listening on its port.
+
+    Raises:
+        LookupError: No child process of ours listens on that port.
+    """
+    port = int(client.service_client.config.target_host.rsplit(":", 1)[1])
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any(c.laddr.port == port for c in child.net_connections(kind="tcp")):
+                pid: int = child.pid
+                return pid
+    raise LookupError(f"no child process listens on port {port}")
+
+
 @dataclass
 class Emulator:
     """The emulator running in a child process.
@@ -193,6 +208,65 @@ async def emulator_process(log_dir: Path) -> AsyncIterator[Emulator]:
     finally:
         await stop_process(proc)
         log.close()
+
+
+BRIDGE_CODE = (
+    "import sys; from bridge.server import serve; from durable_runs.settings import Settings; "
+    "serve(Settings(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
+)
+"""The bridge as production runs it, configured from its environment (no access log)."""
+
+
+@dataclass(frozen=True)
+class BridgeProcess:
+    """The webhook bridge running in a child process.
+
+    Attributes:
+        root_url: `http://127.0.0.1:port`.
+        pid: Its process id.
+    """
+
+    root_url: str
+    pid: int
+
+    @property
+    def url(self) -> str:
+        """The webhook endpoint the emulator posts to."""
+        return self.root_url + "/webhooks/openai"
+
+
+@asynccontextmanager
+async def bridge_process(
+    *, temporal_address: str, api_url: str, secret: str, log: Path, routing: str = "retrieve"
+) -> AsyncIterator[BridgeProcess]:
+    """Start the bridge on a free port with `routing`; stop it on exit.
+
+    It gets the emulator's base URL and the bench's key: on an id-only event it retrieves the
+    response from the API itself, as it would from api.openai.com.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "OPENAI_WEBHOOK_SECRET": secret,
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": api_url,
+        "TEMPORAL_ADDRESS": temporal_address,
+        "TEMPORAL_NAMESPACE": "default",
+        "DURABLE_RUNS_BRIDGE_ROUTING": routing,
+    }
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", BRIDGE_CODE, str(port),
+            cwd=ROOT, env=env, stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        root = f"http://127.0.0.1:{port}"
+        try:
+            async with httpx.AsyncClient() as http:
+                await _wait_http_ok(http, root + "/healthz", proc)
+            yield BridgeProcess(root_url=root, pid=proc.pid)
+        finally:
+            await stop_process(proc)
 
 
 @dataclass

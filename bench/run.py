@@ -1,9 +1,12 @@
-"""`python -m bench.run --size N`: the same workload in each mode, one process run, one report.
+"""`python -m bench.run --size N`: the same workload in each mode of each backend, one report.
 
-Starts its own Temporal dev server, emulator (child process) and bridge, runs the modes one
-after the other (each with a fresh worker or client-loop process), prints the table, writes
-`<out>/bench-<N>.json` and `<out>/bench-<N>.png`, stops everything, and exits 1 when a must-hold
-target fails.
+Tables: Responses first (the seed's loop ported to background responses, durable polling, durable
+webhooks on the `response.*` events OpenAI sends), then Assistants (the seed's loop, the SDK's
+`create_and_poll`, durable polling, durable webhooks on the emulator's `thread_run_webhooks`
+extension). Each mode runs on processes started for it alone (emulator; Temporal dev server,
+worker and, for webhook mode, the bridge), each of them metered. Prints the tables and the
+targets, writes `<out>/bench-<N>.json` and `<out>/bench-<N>.png` (the first table), and exits 1
+when a run was lost or did not complete; missed speed targets are printed, not fatal.
 """
 
 from __future__ import annotations
@@ -14,19 +17,13 @@ import base64
 import json
 import secrets
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from openai import AsyncOpenAI
-
-from bench.modes import ALL_MODES, Mode, ModeResult, Stack, run_mode
-from bench.procs import API_KEY, emulator_process, temporal_server
-from bench.report import document, draw_chart, print_report, targets
-from bench.workload import DURATION_RANGE_MS, weather_tool_definition, workload
-from bridge.server import running_bridge
-from durable_runs.settings import Settings
+from bench.modes import ALL_MODES, BACKEND_MODES, BACKENDS, Backend, BenchConfig, Mode, run_mode
+from bench.report import Results, document, draw_chart, print_report, targets
+from bench.workload import DURATION_RANGE_MS, NO_WEBHOOK_DELAY_MS, workload
 
 DEFAULT_RPM = 0
 """Default API budget per minute: none, as a worker is configured by default (the README's
@@ -38,107 +35,135 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-async def create_assistant(base_url: str) -> str:
-    """The one assistant every mode's runs use (created before the counters are reset)."""
-    client = AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+def _bounds(text: str, *, allow_zero: bool, single: bool) -> tuple[int, int] | None:
+    low, sep, high = text.partition("-")
+    if not sep and single:
+        high = low
     try:
-        # The Assistants API is deprecated upstream; the benchmark drives it on purpose.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            assistant = await client.beta.assistants.create(
-                model="gpt-4o-mini",
-                name="bench",
-                tools=[weather_tool_definition()],  # type: ignore[list-item]
-            )
-    finally:
-        await client.close()
-    return assistant.id
+        bounds = (int(low), int(high))
+    except ValueError:
+        return None
+    floor = 0 if allow_zero else 1
+    return bounds if floor <= bounds[0] <= bounds[1] else None
 
 
 def duration_range(text: str) -> tuple[int, int]:
     """Parse `--durations LOW-HIGH` (milliseconds, 0 < LOW <= HIGH)."""
-    low, sep, high = text.partition("-")
-    try:
-        bounds = (int(low), int(high))
-    except ValueError:
-        bounds = (0, 0)
-    if not sep or not 0 < bounds[0] <= bounds[1]:
+    bounds = _bounds(text, allow_zero=False, single=False)
+    if bounds is None:
         raise argparse.ArgumentTypeError(
             f"expected LOW-HIGH in milliseconds with 0 < LOW <= HIGH, e.g. 200-5000; got {text!r}"
         )
     return bounds
 
 
+def delay_range(text: str) -> tuple[int, int]:
+    """Parse `--webhook-delay-ms N` (every event) or `LOW-HIGH` (uniform), milliseconds >= 0."""
+    bounds = _bounds(text, allow_zero=True, single=True)
+    if bounds is None:
+        raise argparse.ArgumentTypeError(
+            f"expected N or LOW-HIGH in milliseconds with 0 <= LOW <= HIGH, e.g. 50-500; "
+            f"got {text!r}"
+        )
+    return bounds
+
+
+def backend_list(text: str) -> list[Backend]:
+    """Parse `--backends responses,assistants` (printed Responses first whatever the order)."""
+    names = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(names - set(BACKENDS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(BACKENDS)}; got {text!r}"
+        )
+    return [b for b in BACKENDS if b in names]
+
+
 async def benchmark(
     *,
     size: int,
+    backends: Sequence[Backend],
     modes: Sequence[Mode],
     out_dir: Path,
     rpm: int = DEFAULT_RPM,
     durations: tuple[int, int] = DURATION_RANGE_MS,
-) -> dict[str, ModeResult]:
-    """Run the workload of `size` runs in each of `modes` (logs and scratch files in `out_dir`).
+    webhook_delay_ms: tuple[int, int] = NO_WEBHOOK_DELAY_MS,
+) -> Results:
+    """Run the workload of `size` runs in each of `modes` that exists on each backend.
 
     Returns:
-        The figures of each mode, in the order run.
+        The figures per backend (Responses first) and mode, in the order run.
     """
-    specs = workload(size, durations)
-    secret = new_webhook_secret()
-    results: dict[str, ModeResult] = {}
-    for mode in modes:
-        # Fresh servers per mode: no mode runs on the threads, runs and objects the emulator
-        # holds, or the history, visibility rows and task backlog Temporal holds, from an
-        # earlier mode (with them, the last mode's emulator used about a quarter more CPU).
-        async with emulator_process(out_dir) as emu, temporal_server() as client:
-            assistant_id = await create_assistant(emu.base_url)
-            address = client.service_client.config.target_host
-            settings = Settings(OPENAI_WEBHOOK_SECRET=secret, TEMPORAL_ADDRESS=address)
-            async with running_bridge(settings) as bridge:
-                stack = Stack(
-                    client=client,
-                    temporal_address=address,
-                    emulator=emu,
-                    bridge_url=bridge.url,
-                    webhook_secret=secret,
-                    assistant_id=assistant_id,
-                    out_dir=out_dir,
-                    rpm=rpm,
-                )
-                print(f"· {mode}: {size} runs …", file=sys.stderr, flush=True)
-                results[mode] = await run_mode(stack, mode, specs)
+    specs = workload(size, durations, webhook_delay_ms)
+    config = BenchConfig(out_dir=out_dir, rpm=rpm, webhook_secret=new_webhook_secret())
+    results: Results = {}
+    for backend in [b for b in BACKENDS if b in backends]:
+        for mode in [m for m in BACKEND_MODES[backend] if m in modes]:
+            print(f"· {backend} {mode}: {size} runs …", file=sys.stderr, flush=True)
+            results.setdefault(backend, {})[mode] = await run_mode(config, backend, mode, specs)
     return results
 
 
 def run_benchmark(
     *,
     size: int,
-    modes: Sequence[Mode],
     out_dir: Path,
+    backends: Sequence[Backend] = BACKENDS,
+    modes: Sequence[Mode] = ALL_MODES,
     rpm: int = DEFAULT_RPM,
     durations: tuple[int, int] = DURATION_RANGE_MS,
+    webhook_delay_ms: tuple[int, int] = NO_WEBHOOK_DELAY_MS,
 ) -> dict[str, Any]:
-    """Run the benchmark, print the table, write `bench-<size>.json` and `.png` in `out_dir`.
+    """Run the benchmark, print the tables, write `bench-<size>.json` and `.png` in `out_dir`.
 
     Returns:
-        The JSON document (its `ok` is False when a must-hold target failed).
+        The JSON document (its `ok` is False when a run was lost or did not complete).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     results = asyncio.run(
-        benchmark(size=size, modes=modes, out_dir=out_dir, rpm=rpm, durations=durations)
+        benchmark(
+            size=size,
+            backends=backends,
+            modes=modes,
+            out_dir=out_dir,
+            rpm=rpm,
+            durations=durations,
+            webhook_delay_ms=webhook_delay_ms,
+        )
     )
+    params: dict[str, Any] = {
+        "size": size,
+        "rpm": rpm,
+        "durations": durations,
+        "webhook_delay_ms": webhook_delay_ms,
+    }
     checks = targets(results, size=size, rpm=rpm)
-    print_report(results, checks, size=size, rpm=rpm, durations=durations)
-    doc = document(results, checks, size=size, rpm=rpm, durations=durations)
+    print_report(results, checks, **params)
+    doc = document(results, checks, **params)
     (out_dir / f"bench-{size}.json").write_text(json.dumps(doc, indent=2) + "\n")
-    draw_chart(results, out_dir / f"bench-{size}.png", size=size, rpm=rpm)
+    if any(results.values()):
+        draw_chart(results, out_dir / f"bench-{size}.png", size=size)
     return doc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line; returns the exit status (1 when a must-hold target fails)."""
+    """Command line; returns the exit status (1 when a run was lost or did not complete)."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--size", type=int, default=10, help="concurrent runs (10, 100, 1000)")
-    parser.add_argument("--modes", nargs="+", choices=ALL_MODES, default=list(ALL_MODES))
+    parser.add_argument(
+        "--backends",
+        type=backend_list,
+        default=list(BACKENDS),
+        metavar="responses,assistants",
+        help="which tables to measure (default both; Responses is always printed first)",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=ALL_MODES,
+        default=list(ALL_MODES),
+        help="modes to run on each backend (sdk exists on Assistants only)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument(
         "--rpm", type=int, default=DEFAULT_RPM, help="API budget per minute (0: unlimited)"
@@ -151,11 +176,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="model time of the runs without tools, spread evenly over LOW-HIGH ms "
         "(default %(default)s)",
     )
+    parser.add_argument(
+        "--webhook-delay-ms",
+        type=delay_range,
+        default=NO_WEBHOOK_DELAY_MS,
+        metavar="N|LOW-HIGH",
+        help="hold each webhook event N ms (or uniform over LOW-HIGH, drawn per run) before "
+        "its first delivery attempt (default 0)",
+    )
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error("--size must be at least 1")
     doc = run_benchmark(
-        size=args.size, modes=args.modes, out_dir=args.out, rpm=args.rpm, durations=args.durations
+        size=args.size,
+        out_dir=args.out,
+        backends=args.backends,
+        modes=args.modes,
+        rpm=args.rpm,
+        durations=args.durations,
+        webhook_delay_ms=args.webhook_delay_ms,
     )
     return 0 if doc["ok"] else 1
 

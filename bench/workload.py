@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +25,10 @@ TOOL_NAME = "get_weather"
 """The tool the workload's plans call (the demo tool, registered in every worker)."""
 
 QUESTION = "What is 6*7?"
+
+
+NO_WEBHOOK_DELAY_MS = (0, 0)
+"""Default `--webhook-delay-ms`: the emulator delivers each event as soon as the object ends."""
 
 
 class RunSpec(BaseModel):
@@ -65,11 +70,29 @@ def spread(index: int, bounds: tuple[int, int]) -> int:
     return low + round((high - low) * ((index * GOLDEN_RATIO_FRACTION) % 1.0))
 
 
-def workload(size: int, durations: tuple[int, int] = DURATION_RANGE_MS) -> list[RunSpec]:
+def webhook_delay(index: int, bounds: tuple[int, int]) -> int:
+    """The delivery delay (ms) of the index-th run's events: uniform over `bounds`.
+
+    Drawn from a generator seeded by the index, so every mode and backend gets the same delay
+    for the same run, and the delays are not correlated with the durations.
+    """
+    low, high = bounds
+    if low == high:
+        return low
+    return round(random.Random(index).uniform(low, high))
+
+
+def workload(
+    size: int,
+    durations: tuple[int, int] = DURATION_RANGE_MS,
+    webhook_delay_ms: tuple[int, int] = NO_WEBHOOK_DELAY_MS,
+) -> list[RunSpec]:
     """The same deterministic workload for every mode.
 
     Every third run has tool rounds (one round, every sixth two); the others' durations are
-    spread over `durations` (runs with tools: `TOOL_DURATION_RANGE_MS`).
+    spread over `durations` (runs with tools: `TOOL_DURATION_RANGE_MS`). With a delivery delay,
+    each run's objects carry the emulator knob `emu_webhook: delay_ms:N` (N drawn by
+    `webhook_delay`), which holds each of their webhook events N ms before the first attempt.
     """
     specs: list[RunSpec] = []
     for i in range(size):
@@ -83,13 +106,25 @@ def workload(size: int, durations: tuple[int, int] = DURATION_RANGE_MS) -> list[
         else:
             metadata = {"emu_duration_ms": str(spread(i, durations))}
             specs.append(RunSpec(index=i, metadata=metadata))
+    if webhook_delay_ms[1] > 0:
+        for spec in specs:
+            spec.metadata["emu_webhook"] = f"delay_ms:{webhook_delay(spec.index, webhook_delay_ms)}"
     return specs
 
 
-def weather_tool_definition() -> dict[str, Any]:
-    """The function tool definition of `get_weather`, for the shared assistant."""
+def _weather_function() -> dict[str, Any]:
     from activities.demo_tools import demo_registry
 
     tool = demo_registry().get(TOOL_NAME)
     assert tool is not None
-    return {"type": "function", "function": tool.function_definition()}
+    return tool.function_definition()
+
+
+def weather_tool_definition() -> dict[str, Any]:
+    """The function tool definition of `get_weather`, for the shared assistant."""
+    return {"type": "function", "function": _weather_function()}
+
+
+def responses_tool_definition() -> dict[str, Any]:
+    """`get_weather` as a Responses tool, sent as the worker sends it (`strict` off)."""
+    return {"type": "function", **_weather_function(), "strict": False}
