@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Response, status
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient
 from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -215,6 +215,9 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
                 base_url=settings.openai_base_url,
                 max_retries=0,  # the sender retries a 503: one read per attempt
                 timeout=bridge_config.api_timeout_s,
+                # aiohttp's connection pool: httpx's assigns queued requests to connections
+                # at a cost that grows with both, which a burst of deliveries makes quadratic.
+                http_client=DefaultAioHttpClient(timeout=bridge_config.api_timeout_s),
             )
         else:
             await _register_search_attributes(client, bridge_config.temporal_timeout_s)

@@ -23,7 +23,7 @@ State = Annotated[BridgeState, Depends(bridge_state)]
 """The app's state, opened by its lifespan."""
 
 
-def temporal_client(state: State) -> Client:
+async def temporal_client(state: State) -> Client:
     """FastAPI dependency: the Temporal client the lifespan opened."""
     return state.client
 

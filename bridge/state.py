@@ -112,6 +112,10 @@ class BridgeState:
             self._seen.popitem(last=False)
 
 
-def bridge_state(request: Request) -> BridgeState:
-    """FastAPI dependency: the state the lifespan stored on the app."""
+async def bridge_state(request: Request) -> BridgeState:
+    """FastAPI dependency: the state the lifespan stored on the app.
+
+    Async, as every dependency of the webhook route is: FastAPI runs a plain `def` dependency
+    in its thread pool, a thread hand-off on every delivery.
+    """
     return cast(BridgeState, request.app.state.bridge)

@@ -80,7 +80,7 @@ def check_object_faults(target: Any, *, model: str = "gpt-4o-mini") -> None:
         raise server_error(target.scenario.server_error_status)
 
 
-def get_state(request: Request) -> EmulatorState:
-    """FastAPI dependency: the app's state."""
+async def get_state(request: Request) -> EmulatorState:
+    """FastAPI dependency: the app's state (async: a plain `def` would run in the thread pool)."""
     state: EmulatorState = request.app.state.emulator
     return state
