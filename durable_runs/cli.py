@@ -159,6 +159,11 @@ def cmd_bridge(args: argparse.Namespace) -> int:
         raise CliError(
             "OPENAI_WEBHOOK_SECRET is not set: the bridge needs it to verify webhook signatures"
         )
+    if settings.bridge_routing == "retrieve" and settings.openai_api_key is None:
+        raise CliError(
+            "OPENAI_API_KEY is not set: the bridge reads each response an event names "
+            "(or set DURABLE_RUNS_BRIDGE_ROUTING=visibility)"
+        )
     serve(settings, host=args.host, port=args.port)
     return 0
 

@@ -77,3 +77,25 @@ async def test_an_unloadable_tool_registry_is_named(
     assert result.code == 1
     assert result.err.startswith("error: cannot load the tool registry DURABLE_RUNS_TOOLS=")
     assert "no_such_module" in result.err
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"OPENAI_WEBHOOK_SECRET": None, "OPENAI_API_KEY": "sk-test"}, "OPENAI_WEBHOOK_SECRET"),
+        ({"OPENAI_WEBHOOK_SECRET": "whsec_dGVzdA==", "OPENAI_API_KEY": None}, "OPENAI_API_KEY"),
+    ],
+    ids=["no-secret", "no-key"],
+)
+async def test_bridge_refuses_to_start_naming_the_variable(
+    env: dict[str, str | None],
+    named: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bridge without its secret, or without the key its reads need, exits naming it."""
+    with env_vars(monkeypatch, DURABLE_RUNS_BRIDGE_ROUTING=None, **env):
+        ran = await cli(["bridge", "--port", "1"], capsys)
+    assert ran.code != 0
+    assert named in ran.err
+    assert ran.err.count("\n") == 1

@@ -251,16 +251,18 @@ async def main(names: list[str]) -> None:
                     for path in await record(client, emulator, scenario):
                         print("wrote", path.relative_to(HISTORIES.parents[1]))
         secret = new_secret()
-        settings = Settings(
-            OPENAI_WEBHOOK_SECRET=secret,
-            TEMPORAL_ADDRESS=client.service_client.config.target_host,
-        )
-        async with running_bridge(settings) as bridge:
-            # The Assistants scenario's events are `thread.run.*`: an emulator extension.
-            config = EmulatorConfig(
-                webhook_url=bridge.url, webhook_secret=secret, thread_run_webhooks=True
+        # The Assistants scenario's events are `thread.run.*`: an emulator extension. The
+        # bridge reads responses from this emulator, so it starts first, then gets the URL.
+        config = EmulatorConfig(webhook_secret=secret, thread_run_webhooks=True)
+        async with running_emulator(config) as emulator:
+            settings = Settings(
+                OPENAI_WEBHOOK_SECRET=secret,
+                OPENAI_API_KEY=API_KEY,
+                OPENAI_BASE_URL=emulator.base_url,
+                TEMPORAL_ADDRESS=client.service_client.config.target_host,
             )
-            async with running_emulator(config) as emulator:
+            async with running_bridge(settings) as bridge:
+                await emulator.configure(webhook_url=bridge.url)
                 for scenario in (s for s in chosen if s.webhooks):
                     async with worker(client, emulator, scenario.openai_rpm):
                         for path in await record(client, emulator, scenario):
