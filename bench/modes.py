@@ -136,23 +136,25 @@ async def run_mode(
     async with emulator_process(config.out_dir) as emu:
         assistant_id = await create_assistant(emu.base_url) if backend == "assistants" else None
         meters = {"emulator": Meter(emu.pid)}
+        queue: str | None = None
         if mode in LOOP_MODES:
             seen, usages, started = await _client_loop(
                 config, emu, meters, backend, mode, assistant_id, specs, bound
             )
             process = "client loop"
-            stats = await emu.stats()
         else:
             seen, usages, started, queue = await _durable(
                 config, emu, meters, backend, mode, assistant_id, specs, bound
             )
             process = "worker"
-            stats = await emu.stats()
-            by_workflow: dict[str, list[str]] = stats[f"{_objects(backend)}_by_workflow"]
-            seen = {
-                i: (status, by_workflow.get(f"{queue}-{i}", []), at)
-                for i, (status, _, at) in seen.items()
-            }
+        stats = await emu.stats()
+    if queue is not None:
+        # A workflow's objects are those whose metadata names it (the emulator indexes them).
+        by_workflow: dict[str, list[str]] = stats[f"{_objects(backend)}_by_workflow"]
+        seen = {
+            i: (status, by_workflow.get(f"{queue}-{i}", []), at)
+            for i, (status, _, at) in seen.items()
+        }
     return summarize(
         backend=backend,
         mode=mode,
@@ -174,7 +176,7 @@ async def _metered(
     done = asyncio.Event()
     sampler = asyncio.create_task(sample_until(list(meters.values()), done))
     try:
-        await asyncio.shield(run)
+        await run
     finally:
         done.set()
         await sampler
