@@ -198,7 +198,7 @@ async def test_list_filters_runs_by_openai_status(ui_stack: UiStack, page: Page)
     finished_row = page.locator("tr", has_text=ui_stack.finished_id)
     await expect(finished_row).to_contain_text("Completed", ignore_case=True)
     await expect(finished_row.get_by_text("completed", exact=True)).to_be_in_viewport()
-    await expect(finished_row.get_by_text("run_")).to_be_in_viewport()
+    await expect(finished_row.get_by_text("resp_")).to_be_in_viewport()
     await expect(waiting_row.get_by_text("requires_action", exact=True)).to_be_in_viewport()
     DOCS.mkdir(exist_ok=True)
     await page.screenshot(
