@@ -28,8 +28,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +36,6 @@ from typing import Any, Literal
 
 import aiohttp
 import httpx
-import psutil
 from openai import AsyncOpenAI
 from standardwebhooks import Webhook
 from temporalio.client import Client, WorkflowFailureError
@@ -48,12 +46,11 @@ from bench.procs import (
     ROOT,
     Emulator,
     Meter,
-    _wait_http_ok,
+    bridge_process,
     emulator_process,
-    free_port,
     start_worker,
-    stop_process,
     temporal_server,
+    temporal_server_pid,
     worker_env,
 )
 from durable_runs.client import RunHandle, start_run
@@ -78,12 +75,6 @@ RETRY_SCHEDULE_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 QUICK = {"emu_queued_ms": "0", "emu_duration_ms": "200"}
 """Scenario knobs: responses complete soon after they are created."""
-
-BRIDGE_CODE = (
-    "import sys; from bridge.server import serve; from durable_runs.settings import Settings; "
-    "serve(Settings(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
-)
-"""The bridge as production runs it, configured from its environment (no access log)."""
 
 
 @dataclass
@@ -181,36 +172,6 @@ def signed(secret: str, response_id: str) -> tuple[bytes, dict[str, str]]:
         "webhook-signature": Webhook(secret).sign(msg_id, datetime.now(tz=UTC), body),
     }
     return body.encode(), headers
-
-
-@asynccontextmanager
-async def bridge_process(
-    *, routing: Routing, temporal_address: str, api_url: str, secret: str, log_dir: Path
-) -> AsyncIterator[tuple[str, int]]:
-    """A bridge in its own process (its CPU is not the load generator's); its root and pid."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "OPENAI_WEBHOOK_SECRET": secret,
-        "OPENAI_API_KEY": API_KEY,
-        "OPENAI_BASE_URL": api_url,
-        "TEMPORAL_ADDRESS": temporal_address,
-        "TEMPORAL_NAMESPACE": "default",
-        "DURABLE_RUNS_BRIDGE_ROUTING": routing,
-    }
-    with (log_dir / f"bridge-{routing}.log").open("ab") as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", BRIDGE_CODE, str(port),
-            cwd=ROOT, env=env, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        root = f"http://127.0.0.1:{port}"
-        try:
-            async with httpx.AsyncClient() as http:
-                await _wait_http_ok(http, root + "/healthz", proc)
-            yield root, proc.pid
-        finally:
-            await stop_process(proc)
 
 
 async def counters(http: httpx.AsyncClient, root: str) -> dict[str, Any]:
@@ -397,12 +358,13 @@ async def measure(
                     temporal_address=address,
                     api_url=emu.base_url,
                     secret=secret,
-                    log_dir=log_dir,
-                ) as (root, bridge_pid):
+                    log=log_dir / f"bridge-{routing}.log",
+                ) as bridge:
+                    root, bridge_pid = bridge.root_url, bridge.pid
                     meters = {
                         "bridge": Meter(bridge_pid),
                         "emulator": Meter(emu.pid),
-                        "temporal": Meter(temporal_pid(worker.pid, bridge_pid, emu.pid)),
+                        "temporal": Meter(temporal_server_pid(client)),
                         "worker": Meter(worker.pid),
                         "sender": Meter(os.getpid()),
                     }
@@ -418,14 +380,6 @@ async def measure(
         finally:
             await worker.stop()
     return results
-
-
-def temporal_pid(*others: int) -> int:
-    """The Temporal dev server: this process's child that is none of the `others`."""
-    for child in psutil.Process().children(recursive=True):
-        if child.pid not in others and "temporal" in child.name():
-            return int(child.pid)
-    raise RuntimeError("no Temporal dev server among this process's children")
 
 
 def table(results: dict[str, dict[str, Phase]]) -> str:
