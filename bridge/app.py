@@ -171,6 +171,15 @@ async def _register_search_attributes(client: Client, timeout_s: float) -> None:
         )
 
 
+async def _connect_early(client: Client, timeout_s: float) -> None:
+    """Open the lazy client's connection with one health check; failures wait for an event."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.service_client.check_health()
+    except (RPCError, RuntimeError, TimeoutError) as exc:
+        logger.info("Temporal not reachable yet (%s); the first delivery will connect", exc)
+
+
 def create_app(settings: Settings | None = None, *, config: BridgeConfig | None = None) -> FastAPI:
     """Build the bridge app.
 
@@ -219,7 +228,12 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
                 # at a cost that grows with both, which a burst of deliveries makes quadratic.
                 http_client=DefaultAioHttpClient(timeout=bridge_config.api_timeout_s),
             )
+            _ = openai.responses  # the SDK loads a resource on first use: not on the first event
+            # Connect now, in the background: the first event for a run then signals over an
+            # open connection, and the bridge still starts while Temporal is down.
+            warm_up = asyncio.create_task(_connect_early(client, bridge_config.temporal_timeout_s))
         else:
+            warm_up = None
             await _register_search_attributes(client, bridge_config.temporal_timeout_s)
         app.state.bridge = BridgeState(
             config=bridge_config, verifier=verifier, client=client, routing=routing, openai=openai
@@ -227,6 +241,8 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
         try:
             yield
         finally:
+            if warm_up is not None:
+                warm_up.cancel()
             await verifier.aclose()
             if openai is not None:
                 await openai.close()
