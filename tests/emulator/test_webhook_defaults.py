@@ -7,42 +7,15 @@ named extension `thread_run_webhooks` (off by default).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
 
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
-from tests.emulator.helpers import API_KEY, FAST, eventually, setup_thread, wait_run
+from emulator.server import RunningEmulator
+from tests.emulator.helpers import FAST, eventually, setup_thread, wait_run
 from tests.emulator.openapi import assert_matches, schema, webhook_event_schemas
-from tests.emulator.receiver import Receiver, running_receiver
-from tests.emulator.test_webhooks import SECRET
-
-
-@asynccontextmanager
-async def sending(
-    *, fail_first: int = 0, **config: object
-) -> AsyncIterator[tuple[RunningEmulator, Receiver, AsyncOpenAI]]:
-    """An emulator whose webhooks go to a fresh receiver, and an SDK client that can unwrap them."""
-    async with running_receiver(fail_first=fail_first) as receiver:
-        settings = EmulatorConfig.model_validate(
-            {
-                "webhook_url": receiver.url,
-                "webhook_secret": SECRET,
-                "webhook_retry_schedule_s": [0.05, 0.05, 0.05],
-                **config,
-            }
-        )
-        async with (
-            running_emulator(settings) as emu,
-            AsyncOpenAI(
-                base_url=emu.base_url, api_key=API_KEY, max_retries=0, webhook_secret=SECRET
-            ) as client,
-        ):
-            yield emu, receiver, client
+from tests.emulator.test_webhooks import webhook_setup
 
 
 async def _completed_run(client: AsyncOpenAI) -> str:
@@ -77,7 +50,7 @@ def test_openai_documents_no_thread_run_events() -> None:
 
 
 async def test_default_events_are_openai_events_and_runs_send_none() -> None:
-    async with sending() as (emu, receiver, client):
+    async with webhook_setup() as (emu, receiver, client):
         run_id = await _completed_run(client)
         foreground = await client.responses.create(model="gpt-4o-mini", input="1+1")
         assert foreground.status == "completed"
@@ -134,7 +107,7 @@ def test_the_schema_check_catches_the_run_extension_shape() -> None:
 
 
 async def test_thread_run_extension_is_turned_on_over_http() -> None:
-    async with sending() as (emu, receiver, client):
+    async with webhook_setup() as (emu, receiver, client):
         await emu.configure(thread_run_webhooks=True)
         run_id = await _completed_run(client)
         stats = await _succeeded(emu, 3)
@@ -148,7 +121,7 @@ async def test_thread_run_extension_is_turned_on_over_http() -> None:
 
 
 async def test_stats_record_when_each_event_was_delivered() -> None:
-    async with sending(fail_first=2) as (emu, receiver, client):
+    async with webhook_setup(fail_first=2) as (emu, receiver, client):
         created = await client.responses.create(
             model="gpt-4o-mini", input="1+1", background=True, metadata=FAST
         )
@@ -165,7 +138,7 @@ async def test_stats_record_when_each_event_was_delivered() -> None:
 
 
 async def test_a_duplicated_event_is_one_delivery_record() -> None:
-    async with sending() as (emu, receiver, client):
+    async with webhook_setup() as (emu, receiver, client):
         created = await client.responses.create(
             model="gpt-4o-mini",
             input="1+1",

@@ -54,6 +54,7 @@ def test_signature_matches_known_vectors(case: dict[str, object]) -> None:
 async def webhook_setup(
     *, fail_first: int = 0, **config: object
 ) -> AsyncIterator[tuple[RunningEmulator, Receiver, AsyncOpenAI]]:
+    """An emulator whose webhooks go to a fresh receiver, and an SDK client that can unwrap them."""
     async with running_receiver(fail_first=fail_first) as receiver:
         settings = EmulatorConfig.model_validate(
             {
@@ -65,7 +66,9 @@ async def webhook_setup(
         )
         async with (
             running_emulator(settings) as emu,
-            AsyncOpenAI(base_url=emu.base_url, api_key=API_KEY, max_retries=0) as client,
+            AsyncOpenAI(
+                base_url=emu.base_url, api_key=API_KEY, max_retries=0, webhook_secret=SECRET
+            ) as client,
         ):
             yield emu, receiver, client
 
