@@ -100,27 +100,18 @@ async def test_classification_branches(
     assert outcome.reply == (AUTO_REPLIES[outcome.category] if action == "auto_reply" else "")
 
 
-async def test_classification_runs_on_responses_by_default(
-    client: Client, worker_factory: WorkerFactory
+@pytest.mark.parametrize(
+    ("backend", "objects"),
+    [
+        (None, 2),  # the default, Responses: the tool round continued in a follow-up response
+        ("assistants", 1),  # the seed's API: one run, its tool outputs submitted to it
+    ],
+    ids=["responses-by-default", "seeds-assistants-backend"],
+)
+async def test_classification_on_each_backend(
+    client: Client, worker_factory: WorkerFactory, backend: str | None, objects: int
 ) -> None:
-    ticket = Ticket(
-        id="T-2", customer_email="alan@example.com", text="Refund my order", options=FAST
-    )
-    async with worker_factory(client) as queue:
-        outcome = await (await _start(client, queue, ticket)).result()
-    assert (outcome.category, outcome.customer_tier, outcome.action) == (
-        "billing",
-        "premium",
-        "escalate",
-    )
-    assert outcome.run.backend == "responses"
-    assert len(outcome.run.response_ids) == 2  # the tool round continued in a follow-up
-
-
-async def test_classification_on_the_seeds_assistants_backend(
-    client: Client, worker_factory: WorkerFactory
-) -> None:
-    options = FAST.model_copy(update={"backend": "assistants"})
+    options = FAST if backend is None else FAST.model_copy(update={"backend": backend})
     ticket = Ticket(
         id="T-2", customer_email="alan@example.com", text="Refund my order", options=options
     )
@@ -131,9 +122,9 @@ async def test_classification_on_the_seeds_assistants_backend(
         "premium",
         "escalate",
     )
-    assert outcome.run.backend == "assistants"
-    assert outcome.run.thread_id is not None
-    assert len(outcome.run.response_ids) == 1  # one run, its tool outputs submitted to it
+    assert outcome.run.backend == (backend or "responses")
+    assert (outcome.run.thread_id is not None) == (backend == "assistants")
+    assert len(outcome.run.response_ids) == objects
 
 
 async def test_a_ticket_that_does_not_decode_fails_at_once_naming_the_field(
