@@ -63,9 +63,22 @@ def temporal_test_server() -> Path:
 
 
 def start_dev_args(
-    *, port: int = 7233, ui_port: int = 8233, db_filename: str | None = None
+    *,
+    port: int = 7233,
+    ui_port: int = 8233,
+    db_filename: str | None = None,
+    http_port: int | None = None,
 ) -> list[str]:
-    """Arguments of `temporal server start-dev` with our search attributes and `LATENCY_ARGS`."""
+    """Arguments of `temporal server start-dev` with our search attributes and `LATENCY_ARGS`.
+
+    Args:
+        port: gRPC frontend.
+        ui_port: Web UI.
+        db_filename: SQLite file that keeps workflows across restarts; in memory when None.
+        http_port: The HTTP API. When None the CLI picks a free port itself, before it binds
+            `port`, so on a restart it can pick `port` and fail to start: pass one to restart
+            on the same port safely.
+    """
     args = [
         str(temporal_cli()),
         "server",
@@ -81,6 +94,8 @@ def start_dev_args(
     ]
     if db_filename:
         args += ["--db-filename", db_filename]
+    if http_port is not None:
+        args += ["--http-port", str(http_port)]
     return args
 
 

@@ -129,7 +129,12 @@ class DevServer:
         self.db_path = workdir / "temporal.db"
         self.proc = Proc(
             "temporal",
-            start_dev_args(port=self.port, ui_port=self.ui_port, db_filename=str(self.db_path)),
+            start_dev_args(
+                port=self.port,
+                ui_port=self.ui_port,
+                db_filename=str(self.db_path),
+                http_port=free_port(),  # fixed: a restart must not let the CLI pick `port`
+            ),
             log_path=workdir / "temporal.log",
             env=subprocess_env(),
         )
