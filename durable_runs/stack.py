@@ -251,6 +251,17 @@ def _http_check(url: str) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+def _free_port(host: str) -> int:
+    """A port nothing listens on now, for the dev server's HTTP API.
+
+    Left to itself, the CLI picks one before it binds `--port`, and can pick that very port.
+    """
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def _ensure_free(config: StackConfig, ports: dict[str, int]) -> None:
     for name, port in ports.items():
         if port_open(config.host, port):
@@ -276,7 +287,12 @@ async def start_stack(stack: Stack) -> None:
     config.data_dir.mkdir(parents=True, exist_ok=True)
 
     db = str((config.data_dir / "temporal.db").resolve()) if config.persistent else None
-    args = start_dev_args(port=config.temporal_port, ui_port=config.ui_port, db_filename=db)
+    args = start_dev_args(
+        port=config.temporal_port,
+        ui_port=config.ui_port,
+        db_filename=db,
+        http_port=_free_port(config.host),
+    )
     args += ["--ip", config.host]
     temporal = await _spawn(stack, "temporal", args, _child_env({}))
     await _wait_ready(
