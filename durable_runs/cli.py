@@ -255,7 +255,7 @@ def _request(args: argparse.Namespace, settings: Settings) -> RunRequest:
     try:
         return RunRequest.model_validate(
             {
-                "backend": args.backend or settings.default_backend,
+                "backend": args.backend or settings.backend,
                 "messages": [args.question],
                 "tools": tools,
                 "poll": {"deadline_s": args.deadline, "webhooks": args.webhooks},

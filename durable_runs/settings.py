@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from durable_runs.models import Backend
+
 DEFAULT_TASK_QUEUE = "durable-runs"
 OPENAI_QUEUE_SUFFIX = "-openai"
 DEFAULT_OPENAI_MIN_CALLS = 2
@@ -39,7 +41,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     temporal_ui_url: str = Field(default="http://localhost:8233", alias="TEMPORAL_UI_URL")
 
-    backend: Literal["assistants", "responses"] = Field(
+    backend: Backend = Field(
         default="responses",
         alias="DURABLE_RUNS_BACKEND",
         description="Backend of runs started without one: `responses` (background mode, what "
@@ -86,11 +88,6 @@ class Settings(BaseSettings):
     def openai_task_queue(self) -> str:
         """The queue every OpenAI API activity runs on (one server-enforced rate limit)."""
         return self.task_queue + OPENAI_QUEUE_SUFFIX
-
-    @property
-    def default_backend(self) -> Literal["assistants", "responses"]:
-        """The backend of runs started without one: `DURABLE_RUNS_BACKEND`, else Responses."""
-        return self.backend
 
     @property
     def webhook_secrets(self) -> list[str]:
