@@ -32,12 +32,12 @@ from pydantic import BaseModel, TypeAdapter
 
 from activities.demo_tools import demo_registry
 from bench.workload import QUESTION, RunSpec, responses_tool_definition
+from durable_runs.models import Backend
 
 # The Assistants API is deprecated upstream; the baseline uses it on purpose.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 ClientMode = Literal["naive", "sdk"]
-LoopBackend = Literal["responses", "assistants"]
 
 INITIAL_DELAY_S = 0.5
 MAX_DELAY_S = 5.0
@@ -167,7 +167,7 @@ async def naive_responses_run(client: AsyncOpenAI, spec: RunSpec) -> LoopResult:
 
 
 async def run_all(
-    backend: LoopBackend,
+    backend: Backend,
     mode: ClientMode,
     base_url: str,
     api_key: str,

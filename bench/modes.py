@@ -41,9 +41,8 @@ from bench.procs import (
 )
 from bench.workload import QUESTION, TOOL_NAME, RunSpec, weather_tool_definition
 from durable_runs.client import start_run
-from durable_runs.models import PollPolicy, RunRequest, RunResult
+from durable_runs.models import Backend, PollPolicy, RunRequest, RunResult
 
-Backend = Literal["responses", "assistants"]
 BACKENDS: tuple[Backend, ...] = ("responses", "assistants")
 """In the order the tables are printed: Responses, what api.openai.com serves, first."""
 

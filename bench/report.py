@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.figures import ModeResult
-from bench.modes import BASELINE, EVENT_SHAPES, Backend
+from bench.modes import BASELINE, EVENT_SHAPES
+from durable_runs.models import Backend
 
 Results = dict[Backend, dict[str, ModeResult]]
 """Per backend (in print order), per mode (in run order)."""

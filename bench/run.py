@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.modes import ALL_MODES, BACKEND_MODES, BACKENDS, Backend, BenchConfig, Mode, run_mode
+from bench.modes import ALL_MODES, BACKEND_MODES, BACKENDS, BenchConfig, Mode, run_mode
 from bench.report import Results, document, draw_chart, print_report, targets
 from bench.workload import DURATION_RANGE_MS, NO_WEBHOOK_DELAY_MS, workload
+from durable_runs.models import Backend
 
 DEFAULT_RPM = 0
 """Default API budget per minute: none, as a worker is configured by default (the README's
