@@ -14,9 +14,9 @@ from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 from temporalio import activity
 
-from activities.errors import ASSISTANTS_GONE_HINT, not_retryable, to_application_error
-from activities.snapshots import snapshot_from_run
-from activities.tools import ToolRegistry, UnknownToolsError
+from durable_runs.activities.errors import ASSISTANTS_GONE_HINT, not_retryable, to_application_error
+from durable_runs.activities.snapshots import snapshot_from_run
+from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
     STEP_METADATA_KEY,
     WORKFLOW_ID_METADATA_KEY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 
-from activities.tools import ToolRegistry
+from durable_runs.activities.tools import ToolRegistry
 
 CONDITIONS = ("sunny", "cloudy", "rainy", "windy", "foggy")
 

@@ -21,10 +21,10 @@ import openai
 from openai import AsyncOpenAI
 from temporalio import activity
 
-from activities.assistants import poll_after_ms
-from activities.errors import not_retryable, to_application_error
-from activities.snapshots import snapshot_from_response
-from activities.tools import ToolRegistry, UnknownToolsError
+from durable_runs.activities.assistants import poll_after_ms
+from durable_runs.activities.errors import not_retryable, to_application_error
+from durable_runs.activities.snapshots import snapshot_from_response
+from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
     Answer,
     Conversation,

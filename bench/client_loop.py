@@ -30,8 +30,8 @@ from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 from openai.types.responses import Response
 from pydantic import BaseModel, TypeAdapter
 
-from activities.demo_tools import demo_registry
 from bench.workload import QUESTION, RunSpec, responses_tool_definition
+from durable_runs.activities.demo_tools import demo_registry
 from durable_runs.models import Backend
 
 # The Assistants API is deprecated upstream; the baseline uses it on purpose.

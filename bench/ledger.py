@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.tools import ToolRegistry
+from durable_runs.activities.tools import ToolRegistry
 
 LEDGER_ENV = "BENCH_LEDGER"
 TOOL_NAME = "record_effect"

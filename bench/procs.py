@@ -192,11 +192,11 @@ async def stop_process(proc: asyncio.subprocess.Process, *, timeout_s: float = 1
 
 @asynccontextmanager
 async def emulator_process(log_dir: Path) -> AsyncIterator[Emulator]:
-    """Start `bench.emulator_main` on a free port; stop it on exit."""
+    """Start the emulator (quiet) on a free port; stop it on exit."""
     port = free_port()
     log = (log_dir / "emulator.log").open("ab")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.emulator_main", "--port", str(port),
+        sys.executable, "-m", "durable_runs_emulator", "--quiet", "--port", str(port),
         cwd=ROOT, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     limits = httpx.Limits(max_connections=10)
@@ -211,7 +211,8 @@ async def emulator_process(log_dir: Path) -> AsyncIterator[Emulator]:
 
 
 BRIDGE_CODE = (
-    "import sys; from bridge.server import serve; from durable_runs.settings import Settings; "
+    "import sys; from durable_runs.bridge.server import serve; "
+    "from durable_runs.settings import Settings; "
     "serve(Settings(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
 )
 """The bridge as production runs it, configured from its environment (no access log)."""

@@ -51,7 +51,7 @@ from bench.procs import (
 )
 from bench.report import machine
 from bench.run import new_webhook_secret
-from bridge.server import running_bridge
+from durable_runs.bridge.server import running_bridge
 from durable_runs.models import (
     STEP_METADATA_KEY,
     Backend,
@@ -60,7 +60,7 @@ from durable_runs.models import (
     RunResult,
 )
 from durable_runs.settings import Settings
-from workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import AssistantRunWorkflow
 
 BACKENDS: tuple[Backend, ...] = ("responses", "assistants")
 """Soaked in this order."""

@@ -113,7 +113,7 @@ def workload(
 
 
 def _weather_function() -> dict[str, Any]:
-    from activities.demo_tools import demo_registry
+    from durable_runs.activities.demo_tools import demo_registry
 
     tool = demo_registry().get(TOOL_NAME)
     assert tool is not None

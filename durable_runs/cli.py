@@ -24,12 +24,12 @@ from rich.text import Text
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
-from activities.tools import ToolRegistry, load_registry
 from durable_runs import client as api
+from durable_runs.activities.tools import ToolRegistry, load_registry
 from durable_runs.models import RunRequest, RunResult, RunStatusView
 from durable_runs.settings import Settings, get_settings
 from durable_runs.stack import StackConfig, StackError, first_exit, running_stack
-from workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import AssistantRunWorkflow
 
 PROGRESS_REFRESH_S = 0.25
 QUERY_TIMEOUT = timedelta(seconds=2)
@@ -114,7 +114,7 @@ def print_result(console: Console, result: RunResult, *, workflow_id: str, url: 
 
 def cmd_worker(_: argparse.Namespace) -> int:
     """`durable-runs worker`: the worker of `worker.py`, from the environment."""
-    import worker
+    from durable_runs import worker
 
     try:
         worker.run()
@@ -129,30 +129,9 @@ def cmd_worker(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_emulator(args: argparse.Namespace) -> int:
-    """`durable-runs emulator`: the OpenAI-compatible emulator (blocking)."""
-    from emulator.config import EmulatorConfig
-    from emulator.server import serve
-
-    secret = args.webhook_secret or os.environ.get("OPENAI_WEBHOOK_SECRET")
-    if args.webhook_url and not secret:
-        raise CliError(
-            "--webhook-url needs a signing secret: pass --webhook-secret or set "
-            "OPENAI_WEBHOOK_SECRET"
-        )
-    config = EmulatorConfig(
-        webhook_url=args.webhook_url,
-        webhook_secret=secret if args.webhook_url else None,
-        assistants_removed=args.assistants_removed,
-        thread_run_webhooks=args.thread_run_webhooks,
-    )
-    serve(config, host=args.host, port=args.port)
-    return 0
-
-
 def cmd_bridge(args: argparse.Namespace) -> int:
     """`durable-runs bridge`: the webhook bridge (blocking)."""
-    from bridge.server import serve
+    from durable_runs.bridge.server import serve
 
     settings = get_settings()
     if not settings.webhook_secrets:
@@ -482,32 +461,6 @@ def build_parser() -> argparse.ArgumentParser:
         "Ctrl-C. Needs OPENAI_API_KEY (and OPENAI_BASE_URL for the emulator) and TEMPORAL_ADDRESS.",
     )
     worker.set_defaults(func=cmd_worker)
-
-    emulator = sub.add_parser(
-        "emulator",
-        help="serve the OpenAI-compatible emulator",
-        description="Serve the OpenAI-compatible emulator (Assistants and Responses APIs, "
-        "scenario knobs, signed webhooks). Point OPENAI_BASE_URL at http://HOST:PORT/v1.",
-    )
-    emulator.add_argument("--host", default="127.0.0.1", help="default %(default)s")
-    emulator.add_argument("--port", type=int, default=4010, help="default %(default)s")
-    emulator.add_argument("--webhook-url", help="POST signed webhook events here (the bridge)")
-    emulator.add_argument(
-        "--webhook-secret",
-        help="whsec_ signing secret (default: OPENAI_WEBHOOK_SECRET; prefer the env variable)",
-    )
-    emulator.add_argument(
-        "--assistants-removed",
-        action="store_true",
-        help="answer 404 on every Assistants path, as after the API's shutdown",
-    )
-    emulator.add_argument(
-        "--thread-run-webhooks",
-        action="store_true",
-        help="emulator extension: also send thread.run.* events with the run in the body "
-        "(OpenAI sends none; for tests of the seed's Assistants backend)",
-    )
-    emulator.set_defaults(func=cmd_emulator)
 
     bridge = sub.add_parser(
         "bridge",

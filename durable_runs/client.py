@@ -30,12 +30,12 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
-from activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs import search_attributes as sa
+from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import Backend, RunRequest, RunResult, RunStatusView
 from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
 from durable_runs.temporal import connect
-from workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import AssistantRunWorkflow
 
 RunHandle = WorkflowHandle[AssistantRunWorkflow, RunResult]
 """Handle of one `AssistantRunWorkflow` execution."""

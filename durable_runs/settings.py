@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         "minimum; the others wait on the OpenAI queue, in priority order.",
     )
     tools: str = Field(
-        default="activities.demo_tools:demo_registry",
+        default="durable_runs.activities.demo_tools:demo_registry",
         alias="DURABLE_RUNS_TOOLS",
         description="`module:attribute` of the worker's ToolRegistry, or of a function making one.",
     )

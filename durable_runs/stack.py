@@ -323,7 +323,7 @@ async def start_stack(stack: Stack) -> None:
         emulator = await _spawn(
             stack,
             "emulator",
-            [python, "-m", "durable_runs.cli", "emulator", "--host", config.host,
+            [python, "-m", "durable_runs_emulator", "--host", config.host,
              "--port", str(config.emulator_port), "--webhook-url", stack.webhook_url],
             _child_env(secret_env),  # the secret travels in the environment, not argv
         )  # fmt: skip

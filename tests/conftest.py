@@ -9,20 +9,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.demo_tools import demo_registry
-from activities.tools import ToolRegistry
+from durable_runs.activities.demo_tools import demo_registry
+from durable_runs.activities.tools import ToolRegistry
 from durable_runs.devserver import (
     start_dev_environment,
     temporal_test_server,
 )
 from durable_runs.search_attributes import ensure_registered
-from emulator.server import RunningEmulator, running_emulator
-from worker import build_workers, run_workers
+from durable_runs.worker import build_workers, run_workers
 
 TEST_API_KEY = "sk-test-durable-runs"
 

@@ -21,13 +21,13 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from activities.tools import ToolRegistry
+from durable_runs.activities.tools import ToolRegistry
 from durable_runs.models import ActivityKind, RunRequest, RunResult
+from durable_runs.worker import WORKFLOWS, build_workers
+from durable_runs.workflows.run import AssistantRunWorkflow
 from tests.histories.record import SCENARIOS, workflow_id_for
 from tests.waiting import wait_for
 from tests.workflows.helpers import create_scheduled
-from worker import WORKFLOWS, build_workers
-from workflows.run import AssistantRunWorkflow
 
 HISTORY_DIR = Path(__file__).parent / "histories"
 HISTORY_FILES = sorted(HISTORY_DIR.glob("*.json"))

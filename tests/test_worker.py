@@ -12,11 +12,11 @@ import pytest
 from openai import AsyncOpenAI
 from temporalio.worker import ResourceBasedSlotSupplier
 
-from activities.assistants import AssistantsActivities
-from activities.demo_tools import demo_registry
-from activities.responses import ResponsesActivities
+from durable_runs.activities.assistants import AssistantsActivities
+from durable_runs.activities.demo_tools import demo_registry
+from durable_runs.activities.responses import ResponsesActivities
 from durable_runs.settings import Settings
-from worker import cache_workflow_bytecode, configured_api_call_tuner
+from durable_runs.worker import cache_workflow_bytecode, configured_api_call_tuner
 
 WORKFLOW_SOURCE = """
 from temporalio import workflow

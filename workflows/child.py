@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from durable_runs import search_attributes as sa
     from durable_runs.models import RunRequest, RunResult
 
-from workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import AssistantRunWorkflow
 
 SUMMARY_PREVIEW_CHARS = 60
 """How much of the first message the default child summary shows."""

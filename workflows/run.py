@@ -20,10 +20,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.assistants import AssistantsActivities
-    from activities.responses import ResponsesActivities
-    from activities.tools import ToolActivities
     from durable_runs import search_attributes as sa
+    from durable_runs.activities.assistants import AssistantsActivities
+    from durable_runs.activities.responses import ResponsesActivities
+    from durable_runs.activities.tools import ToolActivities
     from durable_runs.models import (
         ActivityKind,
         Answer,

@@ -23,7 +23,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.tools import ToolActivities
+    from durable_runs.activities.tools import ToolActivities
     from durable_runs.models import (
         AssistantSpec,
         Backend,
@@ -35,8 +35,8 @@ with workflow.unsafe.imports_passed_through():
         ToolOutput,
     )
 
-from workflows.child import run_assistant
-from workflows.run import TOOL_RETRY, TOOL_TIMEOUT
+from durable_runs.workflows.child import run_assistant
+from durable_runs.workflows.run import TOOL_RETRY, TOOL_TIMEOUT
 
 TicketCategory = Literal["billing", "bug", "other"]
 """What the assistant classifies a ticket as."""

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from durable_runs_emulator.server import RunningEmulator
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bridge.server import RunningBridge, running_bridge
-from emulator.server import RunningEmulator
+from durable_runs.bridge.server import RunningBridge, running_bridge
 from tests.bridge.recording import RecordingWorkflow, address_of, settings_for
 
 

@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from bridge.server import RunningBridge
+from durable_runs.bridge.server import RunningBridge
 from durable_runs.models import RunEvent
 from durable_runs.search_attributes import OPENAI_RUN_ID
 from durable_runs.settings import Settings

@@ -18,8 +18,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bridge.server import RunningBridge, running_bridge
-from bridge.state import BridgeConfig
+from durable_runs.bridge.server import RunningBridge, running_bridge
+from durable_runs.bridge.state import BridgeConfig
 from durable_runs.devserver import start_dev_environment
 from tests.bridge.recording import (
     OLD_SECRET,

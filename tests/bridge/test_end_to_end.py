@@ -10,17 +10,17 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from durable_runs_emulator.server import running_emulator
 from openai import AsyncOpenAI
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bridge.server import running_bridge
+from durable_runs.bridge.server import running_bridge
 from durable_runs.models import PollPolicy, RunRequest
 from durable_runs.settings import Settings
-from emulator.server import running_emulator
+from durable_runs.workflows.run import AssistantRunWorkflow
 from tests.bridge.signing import new_secret
 from tests.conftest import TEST_API_KEY, WorkerFactory
-from workflows.run import AssistantRunWorkflow
 
 # A safety poll far longer than the test may take: only the webhooks can finish the run in time.
 WEBHOOK_POLL = PollPolicy(webhooks=True, safety_poll_s=120, initial_interval_s=120, deadline_s=300)

@@ -14,17 +14,17 @@ from typing import Any
 
 import httpx
 import pytest
+from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bridge.app import create_app
-from bridge.server import RunningBridge, running_bridge
+from durable_runs.bridge.app import create_app
+from durable_runs.bridge.server import RunningBridge, running_bridge
 from durable_runs.devserver import start_dev_environment
 from durable_runs.models import WORKFLOW_ID_METADATA_KEY
 from durable_runs.search_attributes import OPENAI_RUN_ID
-from emulator.server import RunningEmulator
 from tests.bridge.recording import (
     SECRET,
     RecordingWorkflow,

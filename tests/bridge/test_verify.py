@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bridge.verify import SignatureError, WebhookVerifier, normalize_secret
+from durable_runs.bridge.verify import SignatureError, WebhookVerifier, normalize_secret
 from tests.bridge.signing import new_secret, signed_headers
 
 VECTORS = json.loads((Path(__file__).parents[1] / "reference" / "webhook-vectors.json").read_text())

@@ -9,14 +9,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 
 from durable_runs.models import PollPolicy
-from emulator.server import RunningEmulator
-from tests.conftest import WorkerFactory
-from workflows.triage import (
+from durable_runs.workflows.triage import (
     AUTO_REPLIES,
     CLASSIFY_CHILD,
     SupportTicketTriageWorkflow,
@@ -25,6 +24,7 @@ from workflows.triage import (
     TriageOutcome,
     parse_category,
 )
+from tests.conftest import WorkerFactory
 
 FAST = TriageOptions(poll=PollPolicy(initial_interval_s=0.1, max_interval_s=0.5, deadline_s=60))
 

@@ -11,7 +11,7 @@ import pytest
 from durable_runs.cli import main
 from tests.cli.helpers import PROJECT_ROOT, cli_args
 
-SUBCOMMANDS = ["dev", "worker", "emulator", "bridge", "run", "status", "cancel", "list", "demo"]
+SUBCOMMANDS = ["dev", "worker", "bridge", "run", "status", "cancel", "list", "demo"]
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,6 +33,19 @@ def test_subcommand_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith(f"usage: durable-runs {name}")
     assert len(out.splitlines()) > 3
+
+
+def test_emulator_help_as_its_own_command() -> None:
+    """The emulator is its own package and command, not a subcommand of the product."""
+    done = subprocess.run(
+        [sys.executable, "-m", "durable_runs_emulator", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.startswith("usage: durable-runs-emulator")
+    assert "--thread-run-webhooks" in done.stdout
 
 
 def test_help_as_a_process() -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from durable_runs_emulator.app import create_app
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from durable_runs.serving import serving
-from emulator.app import create_app
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator
 from tests.crash.procs import DevServer, Proc, wait_worker_polling, worker_proc
 from tests.crash.tools import LEDGER_ENV, MODE_ENV, Ledger
 

@@ -210,7 +210,7 @@ async def wait_worker_polling(proc: Proc, *, bound_s: float = 30.0) -> None:
 
 
 BRIDGE_CODE = (
-    "import sys; from bridge.server import serve; from durable_runs.settings import Settings; "
+    "import sys; from durable_runs.bridge.server import serve; from durable_runs.settings import Settings; "
     "serve(Settings(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
 )
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from durable_runs_emulator.config import EmulatorConfig
 from temporalio.client import WorkflowHandle
 
 from durable_runs.models import PollPolicy, RunRequest, RunResult
-from emulator.config import EmulatorConfig
+from durable_runs.workflows.run import AssistantRunWorkflow
 from tests.bridge.signing import new_secret
 from tests.crash import history
 from tests.crash.conftest import Stack, open_stack
@@ -31,7 +32,6 @@ from tests.crash.procs import (
 )
 from tests.crash.tools import weather_answer
 from tests.waiting import wait_for
-from workflows.run import AssistantRunWorkflow
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(150)]
 BACKENDS = pytest.mark.parametrize("backend", ["responses", "assistants"])

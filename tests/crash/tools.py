@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from activities import demo_tools
-from activities.tools import ToolRegistry
+from durable_runs.activities import demo_tools
+from durable_runs.activities.tools import ToolRegistry
 
 LEDGER_ENV = "CRASH_LEDGER_DIR"
 MODE_ENV = "CRASH_TOOL_MODE"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
-
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

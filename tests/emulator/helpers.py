@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import httpx
+from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
 from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Run
 
-from emulator.server import RunningEmulator
 from tests.waiting import wait_for
 
 T = TypeVar("T")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from emulator.brain import (
+from durable_runs_emulator.brain import (
     FALLBACK_ANSWER,
     AnsweredCall,
     FinalAnswer,
@@ -14,8 +13,8 @@ from emulator.brain import (
     next_step,
     weather_cities,
 )
-from emulator.errors import APIError
-from emulator.scenario import PlannedCall, parse_scenario
+from durable_runs_emulator.errors import APIError
+from durable_runs_emulator.scenario import PlannedCall, parse_scenario
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import openai
 import pytest
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.errors import ASSISTANTS_REMOVED_MESSAGE
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 
-from emulator.config import EmulatorConfig
-from emulator.errors import ASSISTANTS_REMOVED_MESSAGE
-from emulator.server import RunningEmulator, running_emulator
 from tests.emulator.helpers import API_KEY, FAST, raw_client, setup_thread, wait_run
 from tests.emulator.openapi import assert_matches
 

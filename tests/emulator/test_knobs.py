@@ -6,9 +6,9 @@ import time
 
 import openai
 import pytest
+from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
 
-from emulator.server import RunningEmulator
 from tests.emulator.helpers import API_KEY, FAST, answer_text, raw_client, setup_thread, wait_run
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import openai
 import pytest
+from durable_runs_emulator.config import DEFAULT_MODELS
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 
-from emulator.config import DEFAULT_MODELS
-from emulator.server import RunningEmulator, running_emulator
 from tests.emulator.helpers import API_KEY, FAST, setup_thread
 from tests.emulator.openapi import assert_matches
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import openai
 import pytest
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from openai.types.responses import FunctionToolParam, Response
 from openai.types.webhooks import ResponseCancelledWebhookEvent, ResponseCompletedWebhookEvent
 
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
 from tests.emulator.helpers import API_KEY, FAST, eventually, raw_client
 from tests.emulator.openapi import assert_response_matches
 from tests.emulator.receiver import running_receiver

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import httpx
+from durable_runs_emulator.server import RunningEmulator
 from openai.types.beta import Assistant, Thread
 from openai.types.beta.threads import Message, Run
 
-from emulator.server import RunningEmulator
 from tests.emulator.helpers import FAST, WEATHER_TOOLS, eventually, raw_client
 from tests.emulator.openapi import assert_matches
 

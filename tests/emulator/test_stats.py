@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import running_emulator
 from openai import AsyncOpenAI
 
-from emulator.config import EmulatorConfig
-from emulator.server import running_emulator
 from tests.emulator.helpers import API_KEY, FAST, setup_thread, wait_run
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
 
-from emulator.server import RunningEmulator
 from tests.emulator.helpers import FAST, eventually, setup_thread, wait_run
 from tests.emulator.openapi import assert_matches, schema, webhook_event_schemas
 from tests.emulator.test_webhooks import webhook_setup

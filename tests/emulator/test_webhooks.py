@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 import standardwebhooks
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
+from durable_runs_emulator.signing import sign
 from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
-from emulator.signing import sign
 from tests.emulator.helpers import (
     API_KEY,
     FAST,

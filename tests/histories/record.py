@@ -23,20 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 
-from activities.demo_tools import demo_registry
-from bridge.server import running_bridge
+from durable_runs.activities.demo_tools import demo_registry
+from durable_runs.bridge.server import running_bridge
 from durable_runs.devserver import start_dev_environment
 from durable_runs.models import PollPolicy, RunRequest, RunResult
 from durable_runs.settings import Settings
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
+from durable_runs.worker import build_workers, run_workers
+from durable_runs.workflows.run import AssistantRunWorkflow
 from tests.bridge.signing import new_secret
-from worker import build_workers, run_workers
-from workflows.run import AssistantRunWorkflow
 
 HISTORIES = Path(__file__).parent
 WORKFLOW_ID_PREFIX = "replay-"

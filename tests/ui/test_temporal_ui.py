@@ -23,11 +23,11 @@ import pytest
 from openai import AsyncOpenAI
 from temporalio.client import Client
 
-from activities.demo_tools import demo_registry
+from durable_runs.activities.demo_tools import demo_registry
 from durable_runs.devserver import start_dev_environment
 from durable_runs.models import PollPolicy, RunRequest
-from worker import build_workers, run_workers
-from workflows.run import AssistantRunWorkflow
+from durable_runs.worker import build_workers, run_workers
+from durable_runs.workflows.run import AssistantRunWorkflow
 
 try:
     from playwright.async_api import Browser, Page, async_playwright, expect

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bridge.server import RunningBridge, running_bridge
+from durable_runs.bridge.server import RunningBridge, running_bridge
 from durable_runs.settings import Settings
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
 from tests.conftest import TEST_API_KEY, WorkerFactory
 from tests.webhooks.helpers import new_secret, reading_from
 

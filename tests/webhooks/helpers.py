@@ -12,15 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from durable_runs_emulator.server import RunningEmulator
 from standardwebhooks import Webhook
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from bridge.server import RunningBridge
+from durable_runs.bridge.server import RunningBridge
 from durable_runs.models import PollPolicy, RunEvent, RunRequest, RunResult
 from durable_runs.settings import Settings
-from emulator.server import RunningEmulator
-from workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import AssistantRunWorkflow
 
 WEATHER = "What is the weather in Paris and Tokyo, in Fahrenheit?"
 WEATHER_TOOLS = ["get_weather", "celsius_to_fahrenheit"]

@@ -6,13 +6,13 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError
 
-from bridge.server import running_bridge
+from durable_runs.bridge.server import running_bridge
 from durable_runs.settings import Settings
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
 from tests.conftest import TEST_API_KEY, WorkerFactory
 from tests.webhooks.helpers import (
     objects_of,

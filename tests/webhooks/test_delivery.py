@@ -8,13 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from temporalio.client import Client
 
-from bridge.server import RunningBridge, running_bridge
+from durable_runs.bridge.server import RunningBridge, running_bridge
 from durable_runs.settings import Settings
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
+from durable_runs.workflows.run import AssistantRunWorkflow
 from tests.conftest import TEST_API_KEY, WorkerFactory
 from tests.waiting import wait_for
 from tests.webhooks.helpers import (
@@ -28,7 +29,6 @@ from tests.webhooks.helpers import (
     signed_delivery,
     start,
 )
-from workflows.run import AssistantRunWorkflow
 
 
 def unused_port() -> int:

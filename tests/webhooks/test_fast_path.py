@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from temporalio.client import Client
 
-from bridge.server import running_bridge
+from durable_runs.bridge.server import running_bridge
 from durable_runs.models import RunResult
 from durable_runs.settings import Settings
-from emulator.config import EmulatorConfig
-from emulator.server import RunningEmulator, running_emulator
 from tests.conftest import TEST_API_KEY, WorkerFactory
 from tests.waiting import wait_for
 from tests.webhooks.helpers import (

@@ -4,11 +4,11 @@ badly signed events. Each run still ends right, and each event id changes the ru
 
 from __future__ import annotations
 
+from durable_runs_emulator.server import RunningEmulator
 from temporalio.client import Client
 
-from bridge.server import RunningBridge
+from durable_runs.bridge.server import RunningBridge
 from durable_runs.models import RunEvent
-from emulator.server import RunningEmulator
 from tests.waiting import wait_for
 from tests.webhooks.helpers import (
     SAFETY_POLL_1S,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from durable_runs_emulator.server import RunningEmulator
 from temporalio.client import Client, WorkflowHandle
 
 from durable_runs.models import PollPolicy, RunRequest, RunResult
-from emulator.server import RunningEmulator
-from workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import AssistantRunWorkflow
 
 FAST_POLL = PollPolicy(initial_interval_s=0.1, backoff=1.5, max_interval_s=0.5, deadline_s=60)
 

@@ -6,9 +6,9 @@ import asyncio
 
 from temporalio.client import Client
 
+from durable_runs.worker import api_call_tuner
 from tests.conftest import WorkerFactory
 from tests.workflows.helpers import request, start
-from worker import api_call_tuner
 
 RUNS = 6
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 
+from durable_runs_emulator.server import RunningEmulator
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from durable_runs.models import PollPolicy
-from emulator.server import RunningEmulator
 from tests.conftest import WorkerFactory
 from tests.waiting import wait_for
 from tests.workflows.helpers import request, runs_of, start

@@ -6,13 +6,13 @@ import dataclasses
 import uuid
 from typing import Any
 
+from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
 from temporalio.testing import ActivityEnvironment
 
-from activities.demo_tools import demo_registry
-from activities.responses import ResponsesActivities
+from durable_runs.activities.demo_tools import demo_registry
+from durable_runs.activities.responses import ResponsesActivities
 from durable_runs.models import Conversation, RunRequest, StartInput
-from emulator.server import RunningEmulator
 from tests.workflows.helpers import runs_of
 
 

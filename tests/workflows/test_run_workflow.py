@@ -6,13 +6,14 @@ import asyncio
 import json
 
 import pytest
+from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
-from activities.tools import ToolRegistry
+from durable_runs.activities.tools import ToolRegistry
 from durable_runs.models import PollPolicy
-from emulator.server import RunningEmulator
+from durable_runs.workflows.run import AssistantRunWorkflow
 from tests.conftest import WorkerFactory
 from tests.waiting import wait_for
 from tests.workflows.helpers import (
@@ -23,7 +24,6 @@ from tests.workflows.helpers import (
     runs_of,
     start,
 )
-from workflows.run import AssistantRunWorkflow
 
 BACKENDS = ["assistants", "responses"]
 WEATHER = "What is the weather in Paris and Tokyo, in Fahrenheit?"

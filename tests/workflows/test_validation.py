@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.tools import ToolRegistry
+from durable_runs.activities.tools import ToolRegistry
 from durable_runs.client import InvalidRequestError, run, start_run
 from durable_runs.models import MAX_USER_METADATA_KEYS, AssistantSpec, PollPolicy, RunRequest
 from tests.conftest import WorkerFactory

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from emulator.config import EmulatorConfig
-from emulator.errors import bad_request, model_not_found
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.errors import bad_request, model_not_found
 
 
 def check_model(config: EmulatorConfig, model: Any) -> None:

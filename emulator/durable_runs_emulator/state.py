@@ -9,12 +9,12 @@ from typing import Any
 
 from fastapi import Request
 
-from emulator.config import EmulatorConfig
-from emulator.errors import rate_limited, server_error
-from emulator.responses import ResponseRecord
-from emulator.stats import Stats
-from emulator.store import Store
-from emulator.webhooks import WebhookSender
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.errors import rate_limited, server_error
+from durable_runs_emulator.responses import ResponseRecord
+from durable_runs_emulator.stats import Stats
+from durable_runs_emulator.store import Store
+from durable_runs_emulator.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,16 @@ import asyncio
 import json
 import time
 
-from emulator import brain
-from emulator.errors import bad_request
-from emulator.ids import new_id
-from emulator.state import EmulatorState
-from emulator.store import TERMINAL_RUN_STATUSES, MessageRecord, RunRecord, text_content
+from durable_runs_emulator import brain
+from durable_runs_emulator.errors import bad_request
+from durable_runs_emulator.ids import new_id
+from durable_runs_emulator.state import EmulatorState
+from durable_runs_emulator.store import (
+    TERMINAL_RUN_STATUSES,
+    MessageRecord,
+    RunRecord,
+    text_content,
+)
 
 
 def set_status(state: EmulatorState, run: RunRecord, status: str) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-from emulator.errors import bad_request
-from emulator.responses import (
+from durable_runs_emulator.errors import bad_request
+from durable_runs_emulator.responses import (
     TERMINAL_RESPONSE_STATUSES,
     ResponseRecord,
     decide,
     output_for,
     usage_for,
 )
-from emulator.state import EmulatorState
+from durable_runs_emulator.state import EmulatorState
 
 
 def set_status(state: EmulatorState, record: ResponseRecord, status: str) -> None:

@@ -22,8 +22,8 @@ from typing import Literal
 from openai.types.beta.threads import Run
 from pydantic import ValidationError
 
-from activities.snapshots import snapshot_from_run
-from bridge.verify import WebhookEvent
+from durable_runs.activities.snapshots import snapshot_from_run
+from durable_runs.bridge.verify import WebhookEvent
 from durable_runs.models import WORKFLOW_ID_METADATA_KEY, RunEvent, RunSnapshot
 
 _RUN_EVENT = re.compile(r"^thread\.run\.[a-z_]+$")  # not thread.run.step.*

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 
-from emulator.errors import bad_request
-from emulator.state import EmulatorState, get_state
-from emulator.validation import read_json
+from durable_runs_emulator.errors import bad_request
+from durable_runs_emulator.state import EmulatorState, get_state
+from durable_runs_emulator.validation import read_json
 
 router = APIRouter(prefix="/_emulator")
 State = Annotated[EmulatorState, Depends(get_state)]

@@ -20,9 +20,9 @@ from typing import Any
 
 import aiohttp
 
-from emulator.config import EmulatorConfig
-from emulator.signing import sign
-from emulator.stats import ObjectRef, Stats
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.signing import sign
+from durable_runs_emulator.stats import ObjectRef, Stats
 
 logger = logging.getLogger(__name__)
 

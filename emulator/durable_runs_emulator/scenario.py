@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from emulator.errors import bad_request
+from durable_runs_emulator.errors import bad_request
 
 Outcome = Literal["completed", "failed", "incomplete", "expired", "stay_queued"]
 OUTCOMES: tuple[Outcome, ...] = ("completed", "failed", "incomplete", "expired", "stay_queued")

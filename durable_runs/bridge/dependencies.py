@@ -14,8 +14,8 @@ from fastapi import Depends, HTTPException, Request, status
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from bridge.state import BridgeState, bridge_state
-from bridge.verify import REQUIRED_HEADERS, SignatureError, WebhookEvent
+from durable_runs.bridge.state import BridgeState, bridge_state
+from durable_runs.bridge.verify import REQUIRED_HEADERS, SignatureError, WebhookEvent
 
 logger = logging.getLogger(__name__)
 

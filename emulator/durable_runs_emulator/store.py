@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.brain import AnsweredCall
-from emulator.errors import not_found
-from emulator.ids import new_id
-from emulator.scenario import Scenario
-from emulator.stats import ObjectRef
+from durable_runs_emulator.brain import AnsweredCall
+from durable_runs_emulator.errors import not_found
+from durable_runs_emulator.ids import new_id
+from durable_runs_emulator.scenario import Scenario
+from durable_runs_emulator.stats import ObjectRef
 
 ACTIVE_RUN_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 """Run statuses that block a second run on the same thread."""

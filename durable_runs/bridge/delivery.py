@@ -26,13 +26,13 @@ from openai import APIConnectionError, APIStatusError, AsyncOpenAI, NotFoundErro
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.assistants import poll_after_ms
-from activities.snapshots import snapshot_from_response
-from bridge.routing import Lookup, Target, Unrouted
-from bridge.state import BridgeStats
+from durable_runs.activities.assistants import poll_after_ms
+from durable_runs.activities.snapshots import snapshot_from_response
+from durable_runs.bridge.routing import Lookup, Target, Unrouted
+from durable_runs.bridge.state import BridgeStats
 from durable_runs.models import WORKFLOW_ID_METADATA_KEY
 from durable_runs.search_attributes import OPENAI_RUN_ID
-from workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import AssistantRunWorkflow
 
 REGISTER_COMMAND = (
     f"temporal operator search-attribute create --name {OPENAI_RUN_ID.name} --type Keyword"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from emulator.stats import ObjectRef
+from durable_runs_emulator.stats import ObjectRef
 
 KIND_KEY = "emulator.kind"
 REF_KEY = "emulator.ref"

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.errors import (
+from durable_runs_emulator.errors import (
     APIError,
     assistants_removed,
     bad_request,
@@ -18,8 +18,8 @@ from emulator.errors import (
     missing_key,
     server_error,
 )
-from emulator.state import EmulatorState
-from emulator.tagging import KIND_KEY, REF_KEY
+from durable_runs_emulator.state import EmulatorState
+from durable_runs_emulator.tagging import KIND_KEY, REF_KEY
 
 logger = logging.getLogger(__name__)
 

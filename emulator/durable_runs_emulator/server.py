@@ -11,9 +11,9 @@ import httpx
 import uvicorn
 
 from durable_runs.serving import serving
-from emulator.app import create_app
-from emulator.config import EmulatorConfig
-from emulator.state import EmulatorState
+from durable_runs_emulator.app import create_app
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.state import EmulatorState
 
 DEFAULT_PORT = 4010
 """The emulator's default port."""
@@ -82,13 +82,25 @@ async def running_emulator(
 
 
 def serve(
-    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = DEFAULT_PORT
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    quiet: bool = False,
 ) -> None:
-    """Serve the emulator until interrupted (the CLI's `durable-runs emulator`).
+    """Serve the emulator until interrupted (the `durable-runs-emulator` command).
 
     Args:
         config: Initial configuration.
         host: Interface to bind.
         port: Port to bind.
+        quiet: No access log and warnings only (the benchmark's emulator: logging costs CPU).
     """
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning" if quiet else "info",
+        access_log=not quiet,
+        backlog=4096,
+    )

@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import brain
-from emulator.ids import new_hex_id, new_id
-from emulator.scenario import PlannedCall, Scenario
-from emulator.stats import ObjectRef
+from durable_runs_emulator import brain
+from durable_runs_emulator.ids import new_hex_id, new_id
+from durable_runs_emulator.scenario import PlannedCall, Scenario
+from durable_runs_emulator.stats import ObjectRef
 
 TERMINAL_RESPONSE_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
 """Statuses after which a response never changes."""

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
-from bridge.app import HEALTH_PATH, WEBHOOK_PATH, create_app
-from bridge.state import BridgeConfig, BridgeState
+from durable_runs.bridge.app import HEALTH_PATH, WEBHOOK_PATH, create_app
+from durable_runs.bridge.state import BridgeConfig, BridgeState
 from durable_runs.serving import serving
 from durable_runs.settings import Settings
 

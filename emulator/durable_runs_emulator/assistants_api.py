@@ -8,15 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from emulator import runs
-from emulator.errors import bad_request, not_found, rate_limited, server_error
-from emulator.ids import new_id
-from emulator.pagination import paginate
-from emulator.scenario import parse_scenario
-from emulator.state import EmulatorState, check_object_faults, get_state
-from emulator.store import AssistantRecord, MessageRecord, RunRecord, ThreadRecord
-from emulator.tagging import tag
-from emulator.validation import (
+from durable_runs_emulator import runs
+from durable_runs_emulator.errors import bad_request, not_found, rate_limited, server_error
+from durable_runs_emulator.ids import new_id
+from durable_runs_emulator.pagination import paginate
+from durable_runs_emulator.scenario import parse_scenario
+from durable_runs_emulator.state import EmulatorState, check_object_faults, get_state
+from durable_runs_emulator.store import AssistantRecord, MessageRecord, RunRecord, ThreadRecord
+from durable_runs_emulator.tagging import tag
+from durable_runs_emulator.validation import (
     check_metadata,
     check_model,
     message_content,

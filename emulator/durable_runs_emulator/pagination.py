@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
-from emulator.errors import bad_request
+from durable_runs_emulator.errors import bad_request
 
 T = TypeVar("T")
 Order = Literal["asc", "desc"]

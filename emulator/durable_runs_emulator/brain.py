@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.scenario import PlannedCall
+from durable_runs_emulator.scenario import PlannedCall
 
 FALLBACK_ANSWER = (
     'Hello! I am the durable-runs emulator. I can do arithmetic (try "What is 2+2?") and, '

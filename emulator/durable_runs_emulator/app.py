@@ -10,11 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from emulator import admin_api, assistants_api, responses_api
-from emulator.config import EmulatorConfig
-from emulator.errors import APIError
-from emulator.middleware import EmulatorMiddleware
-from emulator.state import EmulatorState
+from durable_runs_emulator import admin_api, assistants_api, responses_api
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.errors import APIError
+from durable_runs_emulator.middleware import EmulatorMiddleware
+from durable_runs_emulator.state import EmulatorState
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:

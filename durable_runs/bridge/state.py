@@ -10,7 +10,7 @@ from fastapi import Request
 from openai import AsyncOpenAI
 from temporalio.client import Client
 
-from bridge.verify import DEFAULT_MAX_BODY_BYTES, DEFAULT_TOLERANCE_S, WebhookVerifier
+from durable_runs.bridge.verify import DEFAULT_MAX_BODY_BYTES, DEFAULT_TOLERANCE_S, WebhookVerifier
 
 
 @dataclass(frozen=True)

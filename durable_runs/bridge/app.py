@@ -30,17 +30,17 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bridge.delivery import (
+from durable_runs.bridge.delivery import (
     REGISTER_COMMAND,
     Unavailable,
     retrieve_owner,
     signal,
     visibility_owner,
 )
-from bridge.dependencies import State, TemporalClient, Verified
-from bridge.routing import EventDataError, Lookup, Target, Unrouted, route
-from bridge.state import BridgeConfig, BridgeState
-from bridge.verify import WebhookVerifier
+from durable_runs.bridge.dependencies import State, TemporalClient, Verified
+from durable_runs.bridge.routing import EventDataError, Lookup, Target, Unrouted, route
+from durable_runs.bridge.state import BridgeConfig, BridgeState
+from durable_runs.bridge.verify import WebhookVerifier
 from durable_runs.search_attributes import SearchAttributesMissingError, ensure_registered
 from durable_runs.settings import Settings, get_settings
 from durable_runs.temporal import connect

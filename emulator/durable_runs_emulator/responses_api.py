@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from emulator import response_lifecycle
-from emulator.errors import APIError, bad_request, rate_limited, server_error
-from emulator.ids import new_hex_id
-from emulator.responses import ResponseRecord
-from emulator.scenario import parse_scenario
-from emulator.state import EmulatorState, check_object_faults, get_state
-from emulator.tagging import tag
-from emulator.validation import check_metadata, check_model, read_json
+from durable_runs_emulator import response_lifecycle
+from durable_runs_emulator.errors import APIError, bad_request, rate_limited, server_error
+from durable_runs_emulator.ids import new_hex_id
+from durable_runs_emulator.responses import ResponseRecord
+from durable_runs_emulator.scenario import parse_scenario
+from durable_runs_emulator.state import EmulatorState, check_object_faults, get_state
+from durable_runs_emulator.tagging import tag
+from durable_runs_emulator.validation import check_metadata, check_model, read_json
 
 router = APIRouter(prefix="/v1")
 State = Annotated[EmulatorState, Depends(get_state)]
