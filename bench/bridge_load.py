@@ -50,7 +50,6 @@ from bench.procs import (
     emulator_process,
     start_worker,
     temporal_server,
-    temporal_server_pid,
     worker_env,
 )
 from durable_runs.client import RunHandle, start_run
@@ -344,11 +343,11 @@ async def measure(
     """Run both phases for each routing (logs in `log_dir`, which exists); the phases by routing."""
     secret = new_secret()
     results: dict[str, dict[str, Phase]] = {}
-    async with temporal_server() as client, emulator_process(log_dir) as emu:
-        address = client.service_client.config.target_host
+    async with temporal_server(log_dir) as server, emulator_process(log_dir) as emu:
+        client, address = server.client, server.address
         queue = f"bridge-load-{uuid.uuid4().hex[:8]}"
         env = worker_env(temporal_address=address, base_url=emu.base_url, task_queue=queue, rpm=0)
-        worker = await start_worker(env, log_dir / "worker.log")
+        worker = await start_worker(client, env, log_dir / "worker.log")
         try:
             print(f"· creating {events + 1} stranger responses …", file=sys.stderr, flush=True)
             warmup, *strangers = await create_strangers(emu, events + 1)
@@ -364,7 +363,7 @@ async def measure(
                     meters = {
                         "bridge": Meter(bridge_pid),
                         "emulator": Meter(emu.pid),
-                        "temporal": Meter(temporal_server_pid(client)),
+                        "temporal": Meter(server.pid),
                         "worker": Meter(worker.pid),
                         "sender": Meter(os.getpid()),
                     }

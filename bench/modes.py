@@ -36,7 +36,6 @@ from bench.procs import (
     start_worker,
     stop_process,
     temporal_server,
-    temporal_server_pid,
     worker_env,
 )
 from bench.workload import QUESTION, TOOL_NAME, RunSpec, weather_tool_definition
@@ -265,9 +264,9 @@ async def _durable(
     """Run the specs as workflows; object ids are left empty (the caller joins them)."""
     webhooks = mode == "webhooks"
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(temporal_server())
-        address = client.service_client.config.target_host
-        meters = {**meters, "Temporal server": Meter(temporal_server_pid(client))}
+        server = await stack.enter_async_context(temporal_server(config.out_dir))
+        client, address = server.client, server.address
+        meters = {**meters, "Temporal server": Meter(server.pid)}
         if webhooks:
             bridge = await stack.enter_async_context(
                 bridge_process(
@@ -288,7 +287,7 @@ async def _durable(
         env = worker_env(
             temporal_address=address, base_url=emu.base_url, task_queue=queue, rpm=config.rpm
         )
-        worker = await start_worker(env, config.out_dir / f"worker-{backend}-{mode}.log")
+        worker = await start_worker(client, env, config.out_dir / f"worker-{backend}-{mode}.log")
         stack.push_async_callback(worker.stop)
         meters = {"worker": worker.meter, **meters}
         await emu.reset()

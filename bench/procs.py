@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import sys
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +14,21 @@ import httpx
 import psutil
 from temporalio.client import Client
 
-from durable_runs.devserver import start_dev_environment
+from durable_runs.processes import (
+    PROJECT_ROOT,
+    Part,
+    bridge_part,
+    child_env,
+    emulator_part,
+    free_port,
+    temporal_part,
+    wait_client,
+    worker_part,
+)
+from durable_runs.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The project root: the working directory of child processes (`worker.py` lives there)."""
+ROOT = PROJECT_ROOT
+"""The project root: the working directory of child processes."""
 
 API_KEY = "sk-bench-durable-runs"
 """Any key the emulator accepts."""
@@ -31,14 +37,6 @@ STARTUP_TIMEOUT_S = 60.0
 """Bound on waiting for a child process to become ready."""
 
 MIB = 1024 * 1024
-
-
-def free_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def peak_rss_bytes(proc: psutil.Process) -> int:
@@ -103,27 +101,37 @@ class Meter:
         )
 
 
-@asynccontextmanager
-async def temporal_server() -> AsyncIterator[Client]:
-    """The real Temporal dev server with our search attributes and latency settings."""
-    env = await start_dev_environment()
-    async with env:
-        yield env.client
+@dataclass(frozen=True)
+class TemporalServer:
+    """The Temporal dev server in a child process, and a client of it.
 
-
-def temporal_server_pid(client: Client) -> int:
-    """The pid of the dev server `client` talks to: our child process listening on its port.
-
-    Raises:
-        LookupError: No child process of ours listens on that port.
+    Attributes:
+        client: Connected client (pydantic payloads).
+        pid: The server's process id.
     """
-    port = int(client.service_client.config.target_host.rsplit(":", 1)[1])
-    for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            if any(c.laddr.port == port for c in child.net_connections(kind="tcp")):
-                pid: int = child.pid
-                return pid
-    raise LookupError(f"no child process listens on port {port}")
+
+    client: Client
+    pid: int
+
+    @property
+    def address(self) -> str:
+        """`host:port` for `TEMPORAL_ADDRESS`."""
+        return self.client.service_client.config.target_host
+
+
+@asynccontextmanager
+async def temporal_server(log_dir: Path) -> AsyncIterator[TemporalServer]:
+    """The real Temporal dev server (headless, in memory) with our search attributes and
+    latency settings, on a free port; stopped on exit."""
+    port = free_port()
+    part = temporal_part(log_dir, port=port)
+    try:
+        await part.launch(bound_s=STARTUP_TIMEOUT_S)
+        settings = Settings(TEMPORAL_ADDRESS=f"127.0.0.1:{port}", TEMPORAL_NAMESPACE="default")
+        client = await wait_client(part, settings, bound_s=STARTUP_TIMEOUT_S)
+        yield TemporalServer(client=client, pid=part.pid)
+    finally:
+        await part.stop()
 
 
 @dataclass
@@ -161,24 +169,12 @@ class Emulator:
         response.raise_for_status()
 
 
-async def _wait_http_ok(
-    http: httpx.AsyncClient, url: str, proc: asyncio.subprocess.Process
-) -> None:
-    """Wait until `url` answers 2xx, the child dies (error) or the startup bound passes."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.returncode is not None:
-            raise RuntimeError(f"child {proc.pid} exited with {proc.returncode} during startup")
-        with contextlib.suppress(httpx.TransportError):
-            if (await http.get(url, timeout=2)).is_success:
-                return
-        # Readiness probe of another process: no event to wait on, so probe with a bound.
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"{url} did not come up within {STARTUP_TIMEOUT_S:g} s")
-
-
 async def stop_process(proc: asyncio.subprocess.Process, *, timeout_s: float = 15.0) -> None:
-    """SIGTERM, then SIGKILL if it does not exit within `timeout_s`."""
+    """SIGTERM, then SIGKILL if it does not exit within `timeout_s`.
+
+    For the client loop, which talks to the bench over pipes; the project's own processes are
+    `durable_runs.processes` parts.
+    """
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
@@ -194,28 +190,14 @@ async def stop_process(proc: asyncio.subprocess.Process, *, timeout_s: float = 1
 async def emulator_process(log_dir: Path) -> AsyncIterator[Emulator]:
     """Start the emulator (quiet) on a free port; stop it on exit."""
     port = free_port()
-    log = (log_dir / "emulator.log").open("ab")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "durable_runs_emulator", "--quiet", "--port", str(port),
-        cwd=ROOT, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    part = emulator_part(log_dir, port=port, quiet=True)
     limits = httpx.Limits(max_connections=10)
     try:
+        await part.launch(bound_s=STARTUP_TIMEOUT_S)
         async with httpx.AsyncClient(limits=limits) as http:
-            root = f"http://127.0.0.1:{port}"
-            await _wait_http_ok(http, root + "/_emulator/health", proc)
-            yield Emulator(root_url=root, pid=proc.pid, http=http)
+            yield Emulator(root_url=f"http://127.0.0.1:{port}", pid=part.pid, http=http)
     finally:
-        await stop_process(proc)
-        log.close()
-
-
-BRIDGE_CODE = (
-    "import sys; from durable_runs.bridge.server import serve; "
-    "from durable_runs.settings import Settings; "
-    "serve(Settings(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
-)
-"""The bridge as production runs it, configured from its environment (no access log)."""
+        await part.stop()
 
 
 @dataclass(frozen=True)
@@ -246,102 +228,76 @@ async def bridge_process(
     response from the API itself, as it would from api.openai.com.
     """
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "OPENAI_WEBHOOK_SECRET": secret,
-        "OPENAI_API_KEY": API_KEY,
-        "OPENAI_BASE_URL": api_url,
-        "TEMPORAL_ADDRESS": temporal_address,
-        "TEMPORAL_NAMESPACE": "default",
-        "DURABLE_RUNS_BRIDGE_ROUTING": routing,
-    }
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", BRIDGE_CODE, str(port),
-            cwd=ROOT, env=env, stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        root = f"http://127.0.0.1:{port}"
-        try:
-            async with httpx.AsyncClient() as http:
-                await _wait_http_ok(http, root + "/healthz", proc)
-            yield BridgeProcess(root_url=root, pid=proc.pid)
-        finally:
-            await stop_process(proc)
+    env = child_env(
+        {
+            "OPENAI_WEBHOOK_SECRET": secret,
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_BASE_URL": api_url,
+            "TEMPORAL_ADDRESS": temporal_address,
+            "TEMPORAL_NAMESPACE": "default",
+            "DURABLE_RUNS_BRIDGE_ROUTING": routing,
+        }
+    )
+    # Warnings only: a log line per request would count as bridge CPU.
+    part = bridge_part(log.parent, port=port, env=env, name=log.stem, log_level="warning")
+    try:
+        await part.launch(bound_s=STARTUP_TIMEOUT_S)
+        yield BridgeProcess(root_url=f"http://127.0.0.1:{port}", pid=part.pid)
+    finally:
+        await part.stop()
 
 
 @dataclass
 class WorkerProcess:
-    """`python worker.py` in a child process, with its meter."""
+    """A worker in a child process, with its meter.
 
-    proc: asyncio.subprocess.Process
+    Attributes:
+        part: The child process.
+        meter: Measures it (CPU, memory).
+    """
+
+    part: Part
     meter: Meter
-    ready: asyncio.Event
-    _drain: asyncio.Task[None]
 
     @property
     def pid(self) -> int:
         """Its process id."""
-        return self.proc.pid
+        return self.part.pid
 
     async def kill(self) -> None:
         """SIGKILL: no graceful shutdown, in-flight tasks are lost."""
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-        await self._drain
+        self.part.kill()
 
     async def stop(self) -> None:
         """SIGTERM (graceful), then SIGKILL after a bound."""
-        await stop_process(self.proc)
-        await self._drain
+        await self.part.stop(grace_s=15.0)
 
 
-async def _drain_lines(
-    stream: asyncio.StreamReader, log: Path, on_line: Callable[[str], None]
-) -> None:
-    with log.open("ab") as out:
-        while line := await stream.readline():
-            out.write(line)
-            on_line(line.decode(errors="replace"))
+async def start_worker(client: Client, env: Mapping[str, str], log: Path) -> WorkerProcess:
+    """Start a worker with `env` added and wait until it polls its queues.
 
-
-async def start_worker(env: Mapping[str, str], log: Path) -> WorkerProcess:
-    """Start `python worker.py` with `env` added and wait until it polls its queues.
+    Args:
+        client: Client of the server it joins (its address and namespace go to the worker).
+        env: Its settings (`worker_env`); `DURABLE_RUNS_TASK_QUEUE` names its queue.
+        log: Its log file.
 
     Raises:
-        RuntimeError: The worker exited during startup.
-        TimeoutError: It did not report polling within the startup bound.
+        PartError: The worker exited during startup, or did not poll within the bound (it is
+            stopped first).
     """
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "worker.py",
-        cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    ready = asyncio.Event()
-
-    def on_line(line: str) -> None:
-        if "worker polling" in line:
-            ready.set()
-
-    assert proc.stderr is not None
-    drain = asyncio.create_task(_drain_lines(proc.stderr, log, on_line))
-    died = asyncio.create_task(proc.wait())
-    ready_task = asyncio.create_task(ready.wait())
-    done, _ = await asyncio.wait(
-        {died, ready_task}, timeout=STARTUP_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+    part = worker_part(
+        log.parent,
+        client=client,
+        task_queue=env["DURABLE_RUNS_TASK_QUEUE"],
+        env=child_env(env),
+        name=log.stem,
     )
-    for task in (died, ready_task):
-        if task not in done:
-            task.cancel()
-    if not ready.is_set():
-        await stop_process(proc)
-        await drain
-        if died in done:
-            raise RuntimeError(f"worker exited with {proc.returncode} during startup; see {log}")
-        raise TimeoutError(f"worker did not start within {STARTUP_TIMEOUT_S:g} s; see {log}")
-    return WorkerProcess(proc=proc, meter=Meter(proc.pid), ready=ready, _drain=drain)
+    try:
+        await part.launch(bound_s=STARTUP_TIMEOUT_S)
+    except BaseException:
+        await part.stop()
+        raise
+    return WorkerProcess(part=part, meter=Meter(part.pid))
 
 
 def worker_env(

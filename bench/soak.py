@@ -60,7 +60,7 @@ from durable_runs.models import (
     RunResult,
 )
 from durable_runs.settings import Settings
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 
 BACKENDS: tuple[Backend, ...] = ("responses", "assistants")
 """Soaked in this order."""
@@ -189,7 +189,7 @@ async def soak_backend(
     )
     env[LEDGER_ENV] = str(ledger_path)
     log = out_dir / f"worker-soak-{backend}.log"
-    worker = await start_worker(env, log)
+    worker = await start_worker(client, env, log)
     results: dict[str, RunResult] = {}
     failures: dict[str, str] = {}
     planted: dict[str, Fault] = {}
@@ -201,7 +201,7 @@ async def soak_backend(
         workflow_id = f"{queue}-{index}"
         planted[workflow_id] = fault
         handle: WorkflowHandle[Any, RunResult] = await client.start_workflow(
-            AssistantRunWorkflow.run, request, id=workflow_id, task_queue=queue
+            RunWorkflow.run, request, id=workflow_id, task_queue=queue
         )
         try:
             results[workflow_id] = await handle.result()
@@ -220,7 +220,7 @@ async def soak_backend(
             running = ledger.running_attempts(ledger_path, worker.pid)
             await worker.kill()
             done_kills.append(Kill(at=time.time(), aim=aim, tools_running=running))
-            worker = await start_worker(env, log)
+            worker = await start_worker(client, env, log)
         remaining = bound_s - (time.time() - started)
         await asyncio.wait({everything}, timeout=max(remaining, 1.0))
     finally:
@@ -424,7 +424,8 @@ async def soak(
     """Soak each backend in turn on one Temporal server, emulator and bridge."""
     secret = new_webhook_secret()
     phases: dict[str, dict[str, Any]] = {}
-    async with temporal_server() as client, emulator_process(out_dir) as emu:
+    async with temporal_server(out_dir) as server, emulator_process(out_dir) as emu:
+        client = server.client
         # The bridge reads an id-only event's response from the API (the emulator) itself.
         settings = Settings(
             OPENAI_WEBHOOK_SECRET=secret,

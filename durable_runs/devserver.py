@@ -65,19 +65,21 @@ def temporal_test_server() -> Path:
 def start_dev_args(
     *,
     port: int = 7233,
-    ui_port: int = 8233,
+    ui_port: int | None = 8233,
     db_filename: str | None = None,
     http_port: int | None = None,
+    ip: str | None = None,
 ) -> list[str]:
     """Arguments of `temporal server start-dev` with our search attributes and `LATENCY_ARGS`.
 
     Args:
         port: gRPC frontend.
-        ui_port: Web UI.
+        ui_port: Web UI; None runs the server headless (no UI).
         db_filename: SQLite file that keeps workflows across restarts; in memory when None.
         http_port: The HTTP API. When None the CLI picks a free port itself, before it binds
             `port`, so on a restart it can pick `port` and fail to start: pass one to restart
             on the same port safely.
+        ip: Interface to listen on; the CLI's default (localhost) when None.
     """
     args = [
         str(temporal_cli()),
@@ -85,8 +87,7 @@ def start_dev_args(
         "start-dev",
         "--port",
         str(port),
-        "--ui-port",
-        str(ui_port),
+        *(["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]),
         "--log-level",
         "error",
         *dev_server_args(),
@@ -96,6 +97,8 @@ def start_dev_args(
         args += ["--db-filename", db_filename]
     if http_port is not None:
         args += ["--http-port", str(http_port)]
+    if ip is not None:
+        args += ["--ip", ip]
     return args
 
 

@@ -23,7 +23,9 @@ class Settings(BaseSettings):
 
     Names follow the openai SDK (`OPENAI_*`) and Temporal's env config (`TEMPORAL_*`);
     `TEMPORAL_API_KEY` and `TEMPORAL_TLS*` are read by Temporal's own env config when
-    `durable_runs.temporal.connect` builds the client, so they have no field here.
+    `durable_runs.temporal.connect` builds the client, so they have no field here. The Temporal
+    address and namespace a client uses are, in order: these fields when set (from the
+    environment, `.env` or the caller), the `temporal.toml` profile, the fields' defaults.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -40,6 +42,18 @@ class Settings(BaseSettings):
     temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     temporal_ui_url: str = Field(default="http://localhost:8233", alias="TEMPORAL_UI_URL")
+    temporal_profile: str | None = Field(
+        default=None,
+        alias="TEMPORAL_PROFILE",
+        description="Profile of Temporal's client config file (`temporal.toml`) to use; its "
+        "`default` profile when unset.",
+    )
+    temporal_config_file: str | None = Field(
+        default=None,
+        alias="TEMPORAL_CONFIG_FILE",
+        description="Path of Temporal's client config file; Temporal's default location (as the "
+        "`temporal` CLI) when unset.",
+    )
 
     backend: Backend = Field(
         default="responses",

@@ -2,29 +2,75 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from collections.abc import Sequence
+
+from temporalio.client import Client, Plugin
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.envconfig import ClientConfig
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
 
 from durable_runs.settings import Settings
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
-    """Connect a Temporal client configured like the `temporal` CLI.
+class TemporalConfigError(ValueError):
+    """Temporal's client config cannot be read (e.g. `TEMPORAL_PROFILE` names no profile)."""
 
-    Reads Temporal's env-config names (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`,
-    `TEMPORAL_API_KEY`, `TEMPORAL_TLS*`, and a `temporal.toml` profile if present), so the same
-    process works against a local dev server and Temporal Cloud.
+
+def connect_config(settings: Settings) -> ClientConnectConfig:
+    """The keyword arguments of `Client.connect` for `settings`, the environment and profile.
+
+    Temporal's env config reads the `temporal.toml` profile (`TEMPORAL_PROFILE` of
+    `TEMPORAL_CONFIG_FILE`, else the `default` profile at Temporal's default location) with
+    `TEMPORAL_*` variables over it (`TEMPORAL_API_KEY`, `TEMPORAL_TLS*`, ...). The address and
+    namespace are then: the settings' field when set (by the environment, `.env` or the caller),
+    else the profile's, else the settings' default.
 
     Args:
-        settings: Address and namespace used when the environment names none.
-        lazy: Connect on first use instead of now (the bridge starts even while Temporal is down).
+        settings: Address, namespace, profile name and config file.
 
     Returns:
-        A client whose payloads are typed pydantic models.
+        `target_host`, `namespace`, and whatever the profile or environment adds (API key, TLS,
+        gRPC metadata).
+
+    Raises:
+        TemporalConfigError: The config file or the named profile cannot be read.
     """
-    config = ClientConfig.load_client_connect_config()
-    # Settings read the same TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE, and tests override them.
-    config["target_host"] = settings.temporal_address
-    config["namespace"] = settings.temporal_namespace
-    return await Client.connect(**config, data_converter=pydantic_data_converter, lazy=lazy)
+    try:
+        config = ClientConfig.load_client_connect_config(
+            profile=settings.temporal_profile, config_file=settings.temporal_config_file
+        )
+    except RuntimeError as err:  # the SDK's config errors derive from RuntimeError
+        raise TemporalConfigError(f"cannot read Temporal's client config: {err}") from err
+    chosen = settings.model_fields_set
+    if "temporal_address" in chosen or "target_host" not in config:
+        config["target_host"] = settings.temporal_address
+    if "temporal_namespace" in chosen or "namespace" not in config:
+        config["namespace"] = settings.temporal_namespace
+    return config
+
+
+async def connect(
+    settings: Settings, *, lazy: bool = False, plugins: Sequence[Plugin] = ()
+) -> Client:
+    """Connect a Temporal client configured like the `temporal` CLI (see `connect_config`).
+
+    The same process works against a local dev server and Temporal Cloud.
+
+    Args:
+        settings: Address and namespace (see `connect_config` for their precedence).
+        lazy: Connect on first use instead of now (the bridge starts even while Temporal is down).
+        plugins: Client plugins. The pydantic data converter is passed as the client's
+            converter; a plugin's `configure_client` runs after that and may replace it.
+
+    Returns:
+        A client whose payloads are typed pydantic models (unless a plugin says otherwise).
+
+    Raises:
+        TemporalConfigError: Temporal's client config cannot be read.
+        RuntimeError: The connection failed (not raised when `lazy`).
+    """
+    return await Client.connect(
+        **connect_config(settings),
+        data_converter=pydantic_data_converter,
+        plugins=plugins,
+        lazy=lazy,
+    )

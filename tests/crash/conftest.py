@@ -21,8 +21,9 @@ from durable_runs_emulator.server import RunningEmulator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from durable_runs.processes import Part
 from durable_runs.serving import serving
-from tests.crash.procs import DevServer, Proc, wait_worker_polling, worker_proc
+from tests.crash.procs import START_BOUND_S, DevServer, worker_proc
 from tests.crash.tools import LEDGER_ENV, MODE_ENV, Ledger
 
 
@@ -98,33 +99,33 @@ class Stack:
     client: Client
     ledger: Ledger
     task_queue: str = field(default_factory=lambda: f"crash-{uuid.uuid4()}")
-    procs: list[Proc] = field(default_factory=list)
+    procs: list[Part] = field(default_factory=list)
 
-    def track(self, proc: Proc) -> Proc:
+    def track(self, proc: Part) -> Part:
         """Register a process for teardown and start it."""
         self.procs.append(proc)
         return proc.start()
 
-    async def start_worker(self, name: str, *, mode: str = "run", wait: bool = True) -> Proc:
-        """Start `python worker.py` on this test's queue.
+    async def start_worker(self, name: str, *, mode: str = "run", wait: bool = True) -> Part:
+        """Start a worker process on this test's queue.
 
         Args:
             name: Log name (`worker-1`).
             mode: The test tools' `CRASH_TOOL_MODE` in this process.
-            wait: Wait until it polls.
+            wait: Wait until it polls both of its queues.
         """
         proc = self.track(
             worker_proc(
                 self.workdir,
                 name,
-                temporal_address=self.server.address,
+                client=self.client,
                 task_queue=self.task_queue,
                 openai_base_url=self.emulator.base_url,
                 extra_env={LEDGER_ENV: str(self.ledger.directory), MODE_ENV: mode},
             )
         )
         if wait:
-            await wait_worker_polling(proc)
+            await proc.wait_ready(bound_s=START_BOUND_S)
         return proc
 
     async def objects_of(self, workflow_id: str) -> list[dict[str, Any]]:
@@ -169,8 +170,7 @@ async def open_stack(tmp_path: Path, config: EmulatorConfig | None = None) -> As
                     proc.kill()
                 print(stack.logs())  # shown by pytest when the test failed
     finally:
-        server.stop()
-        server.proc.kill()
+        await server.stop()
 
 
 @pytest.fixture

@@ -21,15 +21,11 @@ from durable_runs_emulator.config import EmulatorConfig
 from temporalio.client import WorkflowHandle
 
 from durable_runs.models import PollPolicy, RunRequest, RunResult
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 from tests.bridge.signing import new_secret
 from tests.crash import history
 from tests.crash.conftest import Stack, open_stack
-from tests.crash.procs import (
-    bridge_proc,
-    free_port,
-    wait_bridge_healthy,
-)
+from tests.crash.procs import START_BOUND_S, bridge_proc, free_port
 from tests.crash.tools import weather_answer
 from tests.waiting import wait_for
 
@@ -50,14 +46,14 @@ def run_request(question: str = "What is 2+2?", **fields: Any) -> RunRequest:
     return RunRequest(**{"messages": [question], "poll": POLL, **fields})
 
 
-async def start(stack: Stack, req: RunRequest) -> WorkflowHandle[AssistantRunWorkflow, RunResult]:
+async def start(stack: Stack, req: RunRequest) -> WorkflowHandle[RunWorkflow, RunResult]:
     """Start the run workflow on the stack's queue."""
     return await stack.client.start_workflow(
-        AssistantRunWorkflow.run, req, id=f"crash-{uuid.uuid4()}", task_queue=stack.task_queue
+        RunWorkflow.run, req, id=f"crash-{uuid.uuid4()}", task_queue=stack.task_queue
     )
 
 
-async def result_of(handle: WorkflowHandle[AssistantRunWorkflow, RunResult]) -> RunResult:
+async def result_of(handle: WorkflowHandle[RunWorkflow, RunResult]) -> RunResult:
     """The workflow's result, bounded."""
     return await asyncio.wait_for(handle.result(rpc_timeout=None), timeout=RESULT_BOUND_S)
 
@@ -276,7 +272,7 @@ async def test_dev_server_restart_mid_run(stack: Stack) -> None:
         return len(stack.ledger.effects()) >= 2 and await history.idle_on_timer(handle)
 
     await wait_for(after_first_round, within=30, what="round 1 done, workflow waiting")
-    stack.server.stop()
+    await stack.server.stop()
     assert not stack.server.proc.alive
     await stack.server.start()
     result = await result_of(handle)
@@ -356,7 +352,7 @@ async def test_bridge_killed_mid_delivery(
             openai_base_url=stack.emulator.base_url,
         )
         stack.track(bridge)
-        await wait_bridge_healthy(bridge, port)
+        await bridge.wait_ready(bound_s=START_BOUND_S)
         await stack.start_worker("worker-1")
         request = run_request(backend=backend, poll=poll, metadata={"emu_duration_ms": "2500"})
         handle = await start(stack, request)
@@ -371,7 +367,7 @@ async def test_bridge_killed_mid_delivery(
         await wait_for(delivery_failed, within=20, what="a delivery to the dead bridge failed")
         if restart_in_time:
             bridge.start()
-            await wait_bridge_healthy(bridge, port)
+            await bridge.wait_ready(bound_s=START_BOUND_S)
         result = await result_of(handle)
         elapsed = time.monotonic() - started
         assert (result.status, result.answer) == ("completed", "4")
@@ -387,5 +383,5 @@ async def test_bridge_killed_mid_delivery(
         else:
             assert result.api_calls["read"] >= 1  # the safety poll found it completed
             bridge.start()
-            await wait_bridge_healthy(bridge, port)
+            await bridge.wait_ready(bound_s=START_BOUND_S)
         assert webhooks["failed"] >= 1
