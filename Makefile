@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck unit bench soak browser clean
+.PHONY: demo test install lint typecheck unit check mutants bench soak browser clean
 
 $(STAMP): pyproject.toml emulator/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/durable-runs demo
 
-## Everything CI runs: lint, types, the whole suite, the small benchmark and the small soak.
-test: $(STAMP) browser lint typecheck unit bench soak
+## Everything CI runs: lint, types, the whole suite, the mutation check, the small benchmark
+## and the small soak.
+test: $(STAMP) browser lint typecheck unit mutants bench soak
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,6 +32,14 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## The fast tier: pure unit tests, seconds, nothing running (no Temporal, no emulator).
+check: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider --noconftest tests/unit
+
+## Plant known bugs one at a time; the fast tier must catch each.
+mutants: $(STAMP)
+	$(BIN)/python scripts/mutation_check.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --size 10 --out bench/out/ci

@@ -28,21 +28,28 @@ def not_retryable(err: Exception, *, operation: str) -> ApplicationError:
 
 
 def retry_after(err: openai.APIStatusError) -> timedelta | None:
-    """The server's requested wait: `retry-after-ms`, else `retry-after` in seconds."""
+    """The server's requested wait: `retry-after-ms`, else `retry-after` in seconds.
+
+    A value that is not a finite, non-negative number (an HTTP date included) is no request:
+    the retry policy's backoff decides the wait then.
+    """
     headers = err.response.headers
-    value_ms = headers.get("retry-after-ms")
-    if value_ms is not None:
-        try:
-            return timedelta(milliseconds=float(value_ms))
-        except ValueError:
-            pass
-    value_s = headers.get("retry-after")
-    if value_s is not None:
-        try:
-            return timedelta(seconds=float(value_s))
-        except ValueError:
-            return None
+    for name, unit_s in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        wait_s = _seconds(headers.get(name), unit_s)
+        if wait_s is not None:
+            return timedelta(seconds=wait_s)
     return None
+
+
+def _seconds(value: str | None, unit_s: float) -> float | None:
+    try:
+        number = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    wait_s = number * unit_s
+    if not math.isfinite(wait_s) or wait_s < 0 or wait_s > timedelta.max.total_seconds():
+        return None
+    return wait_s
 
 
 def to_application_error(err: openai.OpenAIError, *, operation: str) -> ApplicationError:
