@@ -10,16 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Only what the package needs (no .venv, tests or docs in the image).
-COPY pyproject.toml README.md worker.py ./
+# Only what the package needs (no .venv, tests, docs or emulator in the image). The wheel holds
+# one import name, durable_runs: its workflows/ and activities/ are links to the top-level folders.
+COPY pyproject.toml README.md ./
 COPY durable_runs ./durable_runs
 COPY workflows ./workflows
 COPY activities ./activities
-COPY bridge ./bridge
-COPY emulator ./emulator
 RUN pip install . \
     && useradd --create-home --uid 10001 durable \
-    && rm -rf /app/build
+    && rm -rf /app/build /app/*
 
 USER durable
 

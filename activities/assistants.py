@@ -14,8 +14,9 @@ from openai import AsyncOpenAI
 from openai.types.beta.threads import Run
 from temporalio import activity
 
+from durable_runs.activities.contract import BackendActivities
 from durable_runs.activities.errors import ASSISTANTS_GONE_HINT, not_retryable, to_application_error
-from durable_runs.activities.snapshots import snapshot_from_run
+from durable_runs.activities.snapshots import poll_after_ms, snapshot_from_run
 from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
     STEP_METADATA_KEY,
@@ -40,15 +41,6 @@ warnings.filterwarnings(
 
 RUN_LOOKUP_PAGE = 20
 """How many recent runs of a thread a retried create looks through for its own run."""
-
-
-def poll_after_ms(headers: Any) -> int | None:
-    """The `openai-poll-after-ms` hint of an HTTP response, if present and numeric."""
-    value = headers.get("openai-poll-after-ms")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 class AssistantsActivities:
@@ -240,3 +232,7 @@ class AssistantsActivities:
             if block.type == "text"
         ]
         return "\n".join(parts)
+
+
+_CONTRACT: type[BackendActivities] = AssistantsActivities
+"""mypy checks here that the class satisfies the backend contract the workflow calls."""

@@ -21,9 +21,9 @@ import openai
 from openai import AsyncOpenAI
 from temporalio import activity
 
-from durable_runs.activities.assistants import poll_after_ms
+from durable_runs.activities.contract import BackendActivities
 from durable_runs.activities.errors import not_retryable, to_application_error
-from durable_runs.activities.snapshots import snapshot_from_response
+from durable_runs.activities.snapshots import poll_after_ms, snapshot_from_response
 from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
     Answer,
@@ -144,3 +144,7 @@ class ResponsesActivities:
         except openai.OpenAIError as err:
             raise to_application_error(err, operation="retrieve response") from err
         return Answer(text=response.output_text)
+
+
+_CONTRACT: type[BackendActivities] = ResponsesActivities
+"""mypy checks here that the class satisfies the backend contract the workflow calls."""

@@ -1,15 +1,29 @@
 """Turn the SDK's run and response objects into the backend-neutral `RunSnapshot`.
 
 Used by the activities after each API call and by the webhook bridge for `thread.run.*` events,
-whose payload is the run object itself.
+whose payload is the run object itself (and for the reads it makes itself).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from openai.types.beta.threads import Run
 from openai.types.responses import Response, ResponseFunctionToolCall
 
 from durable_runs.models import RunError, RunSnapshot, ToolCall, Usage
+
+POLL_AFTER_HEADER = "openai-poll-after-ms"
+"""The response header in which the API hints how long to wait before the next read."""
+
+
+def poll_after_ms(headers: Mapping[str, str]) -> int | None:
+    """The `openai-poll-after-ms` hint of an HTTP response, if present and numeric."""
+    value = headers.get(POLL_AFTER_HEADER)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def snapshot_from_run(run: Run, *, poll_after_ms: int | None = None) -> RunSnapshot:

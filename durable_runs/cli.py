@@ -29,7 +29,7 @@ from durable_runs.activities.tools import ToolRegistry, load_registry
 from durable_runs.models import RunRequest, RunResult, RunStatusView
 from durable_runs.settings import Settings, get_settings
 from durable_runs.stack import StackConfig, StackError, first_exit, running_stack
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 
 PROGRESS_REFRESH_S = 0.25
 QUERY_TIMEOUT = timedelta(seconds=2)
@@ -143,7 +143,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
             "OPENAI_API_KEY is not set: the bridge reads each response an event names "
             "(or set DURABLE_RUNS_BRIDGE_ROUTING=visibility)"
         )
-    serve(settings, host=args.host, port=args.port)
+    serve(settings, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
@@ -272,7 +272,7 @@ async def _run(args: argparse.Namespace) -> int:
     handle = await api.start_run(
         client, request, workflow_id=args.workflow_id, task_queue=settings.task_queue, tools=tools
     )
-    url = api.workflow_url(settings, handle.id)
+    url = api.workflow_url(settings, client, handle.id)
     console.print(f"[bold]workflow[/] {handle.id}  {url}")
     if args.no_wait:
         console.print(
@@ -286,9 +286,7 @@ async def _run(args: argparse.Namespace) -> int:
         with Live(console=console, refresh_per_second=8, transient=True) as live:
             while not result_task.done():
                 try:
-                    view = await handle.query(
-                        AssistantRunWorkflow.status, rpc_timeout=QUERY_TIMEOUT
-                    )
+                    view = await handle.query(RunWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
                 except RPCError:
                     pass  # not yet started by the worker: keep the last view
                 elapsed = time.monotonic() - started
@@ -332,7 +330,7 @@ async def _status(args: argparse.Namespace) -> int:
     state = description.status.name if description.status is not None else "UNKNOWN"
     console.print(f"[bold]workflow[/] {args.workflow_id} ({state})")
     console.print(status_table(view))
-    console.print(api.workflow_url(settings, args.workflow_id))
+    console.print(api.workflow_url(settings, client, args.workflow_id))
     return 0
 
 
@@ -470,6 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bridge.add_argument("--host", default="127.0.0.1", help="default %(default)s")
     bridge.add_argument("--port", type=int, default=8000, help="default %(default)s")
+    bridge.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        default="info",
+        help="uvicorn's log level; info logs every request (default %(default)s)",
+    )
     bridge.set_defaults(func=cmd_bridge)
 
     run = sub.add_parser(

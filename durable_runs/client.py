@@ -34,11 +34,11 @@ from durable_runs import search_attributes as sa
 from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import Backend, RunRequest, RunResult, RunStatusView
 from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
-from durable_runs.temporal import connect
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.temporal import TemporalConfigError, connect, connect_config
+from durable_runs.workflows.run import LEGACY_TYPE_NAME, RunWorkflow
 
-RunHandle = WorkflowHandle[AssistantRunWorkflow, RunResult]
-"""Handle of one `AssistantRunWorkflow` execution."""
+RunHandle = WorkflowHandle[RunWorkflow, RunResult]
+"""Handle of one `RunWorkflow` execution."""
 
 SUMMARY_CHARS = 120
 """Longest question shown as the workflow's summary in the Temporal UI."""
@@ -91,20 +91,25 @@ async def connect_client(settings: Settings | None = None) -> Client:
     """Connect to Temporal, turning a connection failure into a clear error.
 
     Args:
-        settings: Address and namespace; defaults to the environment's.
+        settings: Address and namespace; defaults to the environment's (a `temporal.toml`
+            profile fills in what neither names, see `durable_runs.temporal.connect_config`).
 
     Returns:
         A connected client (pydantic data converter).
 
     Raises:
-        TemporalUnreachableError: Nothing answers at the address.
+        TemporalUnreachableError: Nothing answers at the address (retrying later may work).
+        DurableRunsError: Temporal's client config (file or profile) cannot be read.
     """
     settings = settings or get_settings()
     try:
         return await connect(settings)
+    except TemporalConfigError as err:
+        raise DurableRunsError(str(err)) from err
     except RuntimeError as err:
+        address = connect_config(settings)["target_host"]
         raise TemporalUnreachableError(
-            f"cannot reach Temporal at {settings.temporal_address}: start it with "
+            f"cannot reach Temporal at {address}: start it with "
             "`durable-runs dev` or set TEMPORAL_ADDRESS"
         ) from err
 
@@ -152,7 +157,7 @@ def validate_request(request: RunRequest, tools: ToolRegistry | None = None) -> 
         The request, checked.
 
     Raises:
-        InvalidRequestError: A field is invalid, `progress` is set, or a tool is unknown.
+        InvalidRequestError: A field is invalid or a tool is unknown.
     """
     try:
         # `warnings=False`: a request built unchecked may hold plain values where models belong;
@@ -160,11 +165,6 @@ def validate_request(request: RunRequest, tools: ToolRegistry | None = None) -> 
         checked = RunRequest.model_validate(request.model_dump(warnings=False))
     except ValidationError as err:
         raise InvalidRequestError(f"invalid request: {validation_message(err)}") from err
-    if checked.progress is not None:
-        raise InvalidRequestError(
-            "invalid request: progress: the workflow sets it when it continues as new; leave it"
-            " empty"
-        )
     if tools is not None:
         try:
             tools.check(checked.tools)
@@ -200,7 +200,7 @@ async def start_run(
     request = validate_request(request, tools)
     queue = task_queue or get_settings().task_queue
     return await client.start_workflow(
-        AssistantRunWorkflow.run,
+        RunWorkflow.run,
         request,
         id=workflow_id or new_workflow_id(),
         task_queue=queue,
@@ -242,7 +242,7 @@ async def run(
 
 def get_handle(client: Client, workflow_id: str) -> RunHandle:
     """The handle of an existing run workflow (its latest execution)."""
-    return client.get_workflow_handle_for(AssistantRunWorkflow.run, workflow_id)
+    return client.get_workflow_handle_for(RunWorkflow.run, workflow_id)
 
 
 async def get_status(client: Client, workflow_id: str) -> RunStatusView:
@@ -252,7 +252,7 @@ async def get_status(client: Client, workflow_id: str) -> RunStatusView:
         DurableRunsError: No such workflow.
     """
     try:
-        return await get_handle(client, workflow_id).query(AssistantRunWorkflow.status)
+        return await get_handle(client, workflow_id).query(RunWorkflow.status)
     except RPCError as err:
         raise DurableRunsError(f"cannot query {workflow_id}: {err.message}") from err
 
@@ -283,7 +283,9 @@ def runs_query(
     *, status: str | None = None, backend: str | None = None, task_queue: str | None = None
 ) -> str:
     """The visibility query `list_runs` sends (run workflows, filtered on our search attributes)."""
-    clauses = [f"WorkflowType = {_quote(AssistantRunWorkflow.__name__)}"]
+    # Runs started before the rename still run under the former type name.
+    types = ", ".join(_quote(name) for name in (RunWorkflow.__name__, LEGACY_TYPE_NAME))
+    clauses = [f"WorkflowType IN ({types})"]
     if status:
         clauses.append(f"{sa.OPENAI_RUN_STATUS.name} = {_quote(status)}")
     if backend:
@@ -398,10 +400,11 @@ async def ensure_worker(
             await asyncio.sleep(0.2)
 
 
-def workflow_url(settings: Settings, workflow_id: str) -> str:
-    """The Temporal UI page of a workflow."""
+def workflow_url(settings: Settings, client: Client, workflow_id: str) -> str:
+    """The Temporal UI page of a workflow, in the namespace the client connected to (which a
+    `temporal.toml` profile may have named)."""
     base = settings.temporal_ui_url.rstrip("/")
-    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+    return f"{base}/namespaces/{client.namespace}/workflows/{workflow_id}"
 
 
 def is_closed(status: WorkflowExecutionStatus | None) -> bool:

@@ -167,7 +167,7 @@ async def run_case(stack: Stack, case: DemoCase, console: Console) -> Outcome:
         ]
     if problem is not None:
         lines.append(f"[red bold]wrong:[/] {problem}")
-    lines.append(f"[bold]workflow[/] {handle.id}  {workflow_url(settings, handle.id)}")
+    lines.append(f"[bold]workflow[/] {handle.id}  {workflow_url(settings, client, handle.id)}")
     console.print(Panel("\n".join(lines), title=f"({case.key}) {case.title}", title_align="left"))
     return Outcome(
         case=case, workflow_id=handle.id, result=result, noticed_at=noticed_at, problem=problem

@@ -19,6 +19,9 @@ from pydantic import (
     model_validator,
 )
 
+from durable_runs.options import ActivityKind as ActivityKind
+from durable_runs.options import ActivityOptions
+
 Backend = Literal["assistants", "responses"]
 """Which OpenAI API drives the run: `responses` (background mode, what api.openai.com serves) or
 `assistants` (threads and runs: the seed's API, for Assistants-compatible servers and the
@@ -41,9 +44,6 @@ TERMINAL_STATUSES: frozenset[str] = frozenset(
     {"cancelled", "failed", "completed", "incomplete", "expired"}
 )
 """Statuses after which the remote object never changes again."""
-
-ActivityKind = Literal["prepare", "start", "read", "submit_tool_outputs", "cancel", "answer"]
-"""The backend operations; `RunResult.api_calls` counts activity executions by these names."""
 
 WORKFLOW_ID_METADATA_KEY = "temporal_workflow_id"
 """Metadata key on every run/response we create: the workflow that owns it (used for routing)."""
@@ -116,7 +116,7 @@ class AssistantSpec(Frozen):
 
 
 class RunRequest(BaseModel):
-    """Input of `AssistantRunWorkflow`: what to ask, where, with which tools and policies.
+    """Input of `RunWorkflow`: what to ask, where, with which tools and policies.
 
     Validated when built (and when a workflow decodes it): an invalid request raises
     `pydantic.ValidationError` whose message names the field. `durable_runs.client.start_run`
@@ -140,7 +140,8 @@ class RunRequest(BaseModel):
         metadata: Extra metadata for the created run/response: at most 14 pairs (the API's 16
             minus our `temporal_workflow_id` and `durable_runs_step`, which it may not set),
             keys up to 64 characters, values up to 512.
-        progress: Set by the workflow itself when it continues as new; leave empty.
+        options: Timeouts, retry policies and priorities of this run's activities, in place of
+            the worker's (see `durable_runs.options`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -157,7 +158,7 @@ class RunRequest(BaseModel):
     on_expired: Literal["fail", "restart"] = "fail"
     max_restarts: int = Field(default=2, ge=0)
     metadata: dict[str, str] = Field(default_factory=dict)
-    progress: RunProgress | None = None
+    options: ActivityOptions | None = None
 
     @field_validator("tools")
     @classmethod
@@ -384,7 +385,7 @@ class RunTimings(Frozen):
 
 
 class RunResult(Frozen):
-    """Output of `AssistantRunWorkflow`.
+    """Output of `RunWorkflow`.
 
     Attributes:
         status: Final status: the API's (completed, failed, cancelled, incomplete, expired) or
@@ -457,7 +458,21 @@ class RunProgress(BaseModel):
     restarts: int = 0
 
 
-RunRequest.model_rebuild()
+class LegacyRunRequest(RunRequest):
+    """Input of the run workflow under its former type name, `AssistantRunWorkflow` (internal).
+
+    Runs started before the rename carry their loop state in the request itself when they
+    continue as new; they keep that shape until they end.
+
+    Attributes:
+        progress: The loop state carried over by continue-as-new (empty in a first run).
+    """
+
+    progress: RunProgress | None = None
+
+    def current(self) -> RunRequest:
+        """The request without the carried state."""
+        return RunRequest.model_validate({k: v for k, v in self if k != "progress"})
 
 
 def metadata_for(workflow_id: str, step: int, extra: dict[str, str]) -> dict[str, str]:

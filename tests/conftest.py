@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -22,7 +21,7 @@ from durable_runs.devserver import (
     temporal_test_server,
 )
 from durable_runs.search_attributes import ensure_registered
-from durable_runs.worker import build_workers, run_workers
+from durable_runs.worker import build_worker
 
 TEST_API_KEY = "sk-test-durable-runs"
 
@@ -83,14 +82,8 @@ async def _worker(
     **options: Any,
 ) -> AsyncIterator[str]:
     queue = task_queue or f"test-{uuid.uuid4()}"
-    workers = build_workers(client, task_queue=queue, openai=openai, tools=tools, **options)
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_workers(workers, stop))
-    try:
+    async with build_worker(client, task_queue=queue, openai=openai, tools=tools, **options):
         yield queue
-    finally:
-        stop.set()
-        await task
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""Workflows: the run state machine (`workflows.run`), the child-workflow helpers
-(`workflows.child`) and an example business workflow (`workflows.triage`).
+"""Workflows: the run state machine (`durable_runs.workflows.run`, its pure decisions in
+`.rules`), the child-workflow helpers (`.child`) and an example business workflow (`.triage`).
 
 Deliberately empty otherwise: the sandbox re-imports this package with every workflow run, so it
-imports none of its modules (the worker's `WORKFLOWS` list does).
+imports none of its modules (the plugin's `RUN_WORKFLOWS` does).
 """

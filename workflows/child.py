@@ -1,4 +1,4 @@
-"""Run an assistant from your own workflow: `AssistantRunWorkflow` as a child workflow.
+"""Run an assistant from your own workflow: `RunWorkflow` as a child workflow.
 
 Call these from inside a workflow (they use `temporalio.workflow` and do nothing at import time,
 so business workflows may import this module freely)::
@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from durable_runs import search_attributes as sa
     from durable_runs.models import RunRequest, RunResult
 
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 
 SUMMARY_PREVIEW_CHARS = 60
 """How much of the first message the default child summary shows."""
@@ -50,7 +50,7 @@ async def start_assistant(
     name: str,
     summary: str | None = None,
     task_queue: str | None = None,
-) -> workflow.ChildWorkflowHandle[AssistantRunWorkflow, RunResult]:
+) -> workflow.ChildWorkflowHandle[RunWorkflow, RunResult]:
     """Start an assistant run as a child workflow and return its handle.
 
     Use this form to run several assistants in parallel or to signal the child; `await` the
@@ -66,7 +66,7 @@ async def start_assistant(
         The started child's handle.
     """
     return await workflow.start_child_workflow(
-        AssistantRunWorkflow.run,
+        RunWorkflow.run,
         request,
         id=child_id(name),
         task_queue=task_queue,

@@ -1,20 +1,27 @@
-"""`AssistantRunWorkflow`: one OpenAI run as a durable, backend-neutral state machine.
+"""`RunWorkflow`: one OpenAI run as a durable, backend-neutral state machine.
 
 create ─► WAIT ─► READ ─► (tools ─► submit)* ─► answer. WAIT is "a run event or the backoff
 timer, whichever comes first", so webhook signals end a wait at once; READ uses the event's
 snapshot when it carries one, else one retrieve activity.
+
+The pure decisions (backoff schedule, staleness, applying events) live in `workflows.rules`;
+every API call goes through the backend contract (`activities.contract.BackendActivities`),
+with the timeouts, retry policies and priorities of `durable_runs.options`. The same machine is
+registered twice: as `RunWorkflow`, and as `LegacyRunWorkflow` under the former type name
+`AssistantRunWorkflow`, so that runs started before the rename finish.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import NoReturn, TypeVar
 
 from temporalio import exceptions as temporal_exceptions
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy, SearchAttributeUpdate
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -22,12 +29,14 @@ with workflow.unsafe.imports_passed_through():
 
     from durable_runs import search_attributes as sa
     from durable_runs.activities.assistants import AssistantsActivities
+    from durable_runs.activities.contract import BackendActivities
     from durable_runs.activities.responses import ResponsesActivities
     from durable_runs.activities.tools import ToolActivities
     from durable_runs.models import (
-        ActivityKind,
         Answer,
+        Backend,
         Conversation,
+        LegacyRunRequest,
         ObjectRef,
         PrepareInput,
         RunError,
@@ -44,74 +53,43 @@ with workflow.unsafe.imports_passed_through():
         ToolCallInput,
         ToolOutput,
     )
+    from durable_runs.options import ActivityKind, ActivityOptions, resolve
     from durable_runs.settings import OPENAI_QUEUE_SUFFIX
 
-API_CALL_TIMEOUT = timedelta(seconds=20)
-"""One HTTP call; short, so an attempt lost with a crashed worker is retried soon."""
-PERMANENT_ERROR_TYPES = ["ValidationError"]
-"""Errors no retry can fix, whatever activity raised them: pydantic refusing a value (an
-activity's input, or an API object we cannot read) fails the same way on every attempt. The
-activities mark their other permanent errors (4xx from the API, unknown tools) non-retryable."""
-API_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=PERMANENT_ERROR_TYPES,
-)
-CANCEL_BUDGET = timedelta(minutes=2)
-TOOL_TIMEOUT = timedelta(minutes=5)
-TOOL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
-"""Tools heartbeat while they run, so a crashed worker's tool call is retried within seconds."""
-TOOL_RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=PERMANENT_ERROR_TYPES)
+from durable_runs.workflows import rules
+
+InputT = TypeVar("InputT")
+OutputT = TypeVar("OutputT")
+
 SHIELDED_CREATE_PATCH = "shielded-create"
 """Patch id: a cancellation that arrives during a create waits for it (older histories
 cancelled the create). Asked only then, so other runs carry no marker and no
 `TemporalChangeVersion` upsert."""
-MIN_WAIT_SHARE = 0.5
-"""A check that ended late never brings the next one closer than this share of its interval,
-so a slow API or a binding budget is not answered with more reads."""
-REMEMBERED_EVENT_IDS = 500
-"""How many applied webhook ids a run remembers (duplicates come close together)."""
 
-STATUS_RANK = {"queued": 0, "in_progress": 1, "requires_action": 2, "cancelling": 3}
-"""Order of non-terminal statuses within one step, so a late event never moves a run back."""
-
-CALL_PRIORITY: dict[ActivityKind, int] = {
-    "cancel": 1,
-    "read": 2,
-    "submit_tool_outputs": 2,
-    "answer": 2,
-    "start": 3,
-    "prepare": 4,
-}
-"""Task-queue priority of each API call (1 goes first): when the rate budget binds, calls that
-move a started run on go ahead of the calls that begin new runs."""
-
-BACKENDS: dict[str, type[AssistantsActivities] | type[ResponsesActivities]] = {
+BACKENDS: dict[Backend, type[BackendActivities]] = {
     "assistants": AssistantsActivities,
     "responses": ResponsesActivities,
 }
+"""The activities of each backend; the workflow calls them through the backend contract."""
 
 
 class TimedOut(Exception):
     """The run's deadline passed."""
 
 
-@workflow.defn(failure_exception_types=[ValidationError])
-class AssistantRunWorkflow:
-    """Drives one run (Responses background chain or Assistants run) to a final `RunResult`.
+class _RunStateMachine:
+    """The run state machine, shared by both run workflow types.
 
-    A `pydantic.ValidationError` fails the workflow instead of its workflow task: an input that
-    does not decode (a starter that bypassed `durable_runs.client`, e.g. the Temporal CLI with
-    `{"backend": "bogus"}`) ends the run at once with a message naming the field, instead of
-    leaving it RUNNING with a task that fails the same way on every retry.
+    Each type brings its own input and continue-as-new: `RunWorkflow`, and `LegacyRunWorkflow`
+    under the former type name.
     """
 
-    @workflow.init
-    def __init__(self, request: RunRequest) -> None:
+    def _setup(self, request: RunRequest, carried: RunProgress | None) -> None:
         """Set up the loop state: fresh from the request, or carried over by continue-as-new."""
         now = workflow.now()
-        self._request = request.model_copy(update={"progress": None})
-        self._state = request.progress or RunProgress(
+        self._request = request
+        self._options: ActivityOptions = resolve(request.options)
+        self._state = carried or RunProgress(
             started_at=now,
             deadline_at=now + timedelta(seconds=request.poll.deadline_s),
             delay_s=request.poll.initial_interval_s,
@@ -125,6 +103,10 @@ class AssistantRunWorkflow:
             given = info.typed_search_attributes
             self._published = {k.name: v for k in sa.ALL_KEYS if (v := given.get(k)) is not None}
         self._creating: asyncio.Future[None] | None = None
+
+    def _continue_as_new(self, state: RunProgress) -> NoReturn:
+        """Continue as new under this workflow's type, carrying `state`."""
+        raise NotImplementedError
 
     # ---- public surface: signal and query -------------------------------------------------
 
@@ -152,17 +134,14 @@ class AssistantRunWorkflow:
 
     # ---- the loop ---------------------------------------------------------------------------
 
-    @workflow.run
-    async def run(self, request: RunRequest) -> RunResult:
+    async def _run(self) -> RunResult:
         """Run the state machine until the run ends, the deadline passes or we are cancelled."""
         state = self._state
         self._publish()
         try:
             if state.conversation is None:
-                prepare = self._backend.prepare
-                state.conversation = await self._api(
-                    "prepare", prepare, PrepareInput(workflow_id=self._workflow_id, request=request)
-                )
+                prepare = PrepareInput(workflow_id=self._workflow_id, request=self._request)
+                state.conversation = await self._call("prepare", self._backend.prepare, prepare)
             if state.snapshot is None:
                 await self._start_object()
             return await self._loop(state)
@@ -199,16 +178,20 @@ class AssistantRunWorkflow:
                     continue
                 return await self._finish(snapshot.status)
             if self._should_continue_as_new():
-                workflow.continue_as_new(self._request.model_copy(update={"progress": state}))
+                self._continue_as_new(state)
             await self._wait_and_check()
 
     async def _wait_and_check(self) -> None:
         state = self._state
-        wait = self._wait_s()
-        remaining = (state.deadline_at - workflow.now()).total_seconds()
+        now = workflow.now()
+        wait, schedule = rules.next_wait(
+            self._schedule, self._request.poll, hint_ms=self._snapshot.poll_after_ms, now=now
+        )
+        self._set_schedule(schedule)
+        remaining = (state.deadline_at - now).total_seconds()
         if remaining <= 0:
             raise TimedOut
-        self._next_check_at = workflow.now() + timedelta(seconds=min(wait, remaining))
+        self._next_check_at = now + timedelta(seconds=min(wait, remaining))
         try:
             await workflow.wait_condition(
                 lambda: bool(state.pending_events), timeout=min(wait, remaining)
@@ -221,92 +204,42 @@ class AssistantRunWorkflow:
             if not self._apply_events():
                 return
         else:
-            self._advance_schedule()
+            self._set_schedule(rules.advance_schedule(self._schedule, self._request.poll))
         await self._read()
-
-    def _wait_s(self) -> float:
-        """Seconds to wait before the next check.
-
-        Polling, checks are due on the backoff schedule counted from the create (0.5, 1.25,
-        2.375 s … after the workflow task that records it), so the time each check takes does
-        not add up over the run as it does in a sleep-then-retrieve loop. The server's
-        poll-after hint is a lower bound; a check it puts off moves the schedule with it. In
-        webhook mode the wait is the safety poll.
-        """
-        state = self._state
-        poll = self._request.poll
-        hint_s = (self._snapshot.poll_after_ms or 0) / 1000
-        if poll.webhooks:
-            return max(poll.safety_poll_s, hint_s)
-        if state.check_due_at is None:
-            return max(state.delay_s, hint_s)  # state carried over from an older run
-        now = workflow.now()
-        wait = max((state.check_due_at - now).total_seconds(), state.delay_s * MIN_WAIT_SHARE)
-        if hint_s > wait:
-            wait = hint_s
-            state.check_due_at = now + timedelta(seconds=hint_s)
-        return wait
-
-    def _restart_schedule(self) -> None:
-        """A new run or tool step: the first check is due one initial interval from now."""
-        state = self._state
-        state.delay_s = self._request.poll.initial_interval_s
-        state.check_due_at = workflow.now() + timedelta(seconds=state.delay_s)
-
-    def _advance_schedule(self) -> None:
-        """A due check is being made: the next one is due one (longer) interval after it."""
-        state = self._state
-        poll = self._request.poll
-        state.delay_s = min(state.delay_s * poll.backoff, poll.max_interval_s)
-        if state.check_due_at is not None:
-            state.check_due_at += timedelta(seconds=state.delay_s)
 
     def _apply_events(self) -> bool:
         """Apply pending events; True when one of them asks for a read (it had no snapshot)."""
         state = self._state
         events, state.pending_events = state.pending_events, []
-        needs_read = False
-        for event in events:
-            if event.event_id in state.applied_event_ids:
-                continue
-            state.applied_event_ids = [*state.applied_event_ids, event.event_id][
-                -REMEMBERED_EVENT_IDS:
-            ]
-            if event.object_id != self._snapshot.object_id:
-                continue
-            if event.snapshot is None:
-                # An id-only event (`response.*`) is applied through the one read it asks for.
-                if not self._snapshot.is_terminal:
-                    state.events_applied += 1
-                    needs_read = True
-            elif not self._is_stale(event.snapshot):
-                state.events_applied += 1
-                state.checks += 1
-                self._set_snapshot(event.snapshot)
-        return needs_read
-
-    def _is_stale(self, incoming: RunSnapshot) -> bool:
-        current = self._snapshot
-        if current.is_terminal:
-            return True
-        if incoming.needs_tool_outputs:
-            return {c.id for c in incoming.tool_calls} <= set(self._state.submitted_call_ids)
-        if incoming.is_terminal:
-            return False
-        return STATUS_RANK.get(incoming.status, 0) < STATUS_RANK.get(current.status, 0)
+        applied = rules.apply_events(
+            events,
+            current=self._snapshot,
+            applied_event_ids=state.applied_event_ids,
+            submitted_call_ids=state.submitted_call_ids,
+        )
+        state.applied_event_ids = applied.applied_event_ids
+        state.events_applied += applied.events_applied
+        state.checks += len(applied.snapshots)
+        for snapshot in applied.snapshots:
+            self._set_snapshot(snapshot)
+        return applied.needs_read
 
     async def _read(self) -> None:
         state = self._state
-        snapshot = self._snapshot
-        read = self._backend.read
+        ref = self._ref(self._snapshot)
         state.checks += 1
-        self._set_snapshot(await self._api("read", read, self._ref(snapshot)))
+        self._set_snapshot(await self._call("read", self._backend.read, ref))
 
     async def _start_object(self) -> None:
         self._state.step += 1
         await self._create_shielded("start", self._backend.start, self._start_input())
 
-    async def _create_shielded(self, kind: ActivityKind, method: Any, arg: Any) -> None:
+    async def _create_shielded(
+        self,
+        kind: ActivityKind,
+        method: Callable[[BackendActivities, InputT], Awaitable[RunSnapshot]],
+        arg: InputT,
+    ) -> None:
         """Run a call that may create a remote object, shielded from workflow cancellation.
 
         Cancelled mid-call, the workflow would not learn the id of a run the API did create, and
@@ -314,12 +247,15 @@ class AssistantRunWorkflow:
         """
 
         async def create() -> None:
-            snapshot = await self._api(kind, method, arg)
-            self._restart_schedule()
-            self._set_snapshot(snapshot)
+            self._adopt_created(await self._call(kind, method, arg))
 
         self._creating = asyncio.ensure_future(create())
         await asyncio.shield(self._creating)
+
+    def _adopt_created(self, snapshot: RunSnapshot) -> None:
+        """A new run or response: its checks start on a fresh schedule."""
+        self._set_schedule(rules.restart_schedule(self._request.poll, workflow.now()))
+        self._set_snapshot(snapshot)
 
     async def _tool_round(self, snapshot: RunSnapshot) -> None:
         state = self._state
@@ -340,15 +276,16 @@ class AssistantRunWorkflow:
         )
 
     async def _run_tool(self, call: ToolCall) -> ToolOutput:
+        options = self._options
         try:
             return await workflow.execute_activity_method(
                 ToolActivities.run_tool,
                 ToolCallInput(
                     workflow_id=self._workflow_id, call=call, allowed=self._request.tools
                 ),
-                start_to_close_timeout=TOOL_TIMEOUT,
-                heartbeat_timeout=TOOL_HEARTBEAT_TIMEOUT,
-                retry_policy=TOOL_RETRY,
+                start_to_close_timeout=options.tool_timeout,
+                heartbeat_timeout=options.tool_heartbeat_timeout,
+                retry_policy=options.tool_retry_policy(),
                 summary=f"tool {call.name}",
             )
         except ActivityError as err:
@@ -363,10 +300,9 @@ class AssistantRunWorkflow:
         state = self._state
         if state.snapshot is None or state.snapshot.is_terminal:
             return
-        cancel = self._backend.cancel
-        self._set_snapshot(
-            await self._api("cancel", cancel, self._ref(state.snapshot), budget=CANCEL_BUDGET)
-        )
+        ref = self._ref(state.snapshot)
+        budget = self._options.cancel_budget
+        self._set_snapshot(await self._call("cancel", self._backend.cancel, ref, budget=budget))
 
     async def _finish_timed_out(self) -> RunResult:
         await self._cancel_remote()
@@ -382,8 +318,8 @@ class AssistantRunWorkflow:
             if self._snapshot.answer is not None:
                 answer = Answer(text=self._snapshot.answer)
             else:
-                answer_fn = self._backend.answer
-                answer = await self._api("answer", answer_fn, self._ref(self._snapshot))
+                ref = self._ref(self._snapshot)
+                answer = await self._call("answer", self._backend.answer, ref)
         return self._result(status, answer.text, self._snapshot.last_error)
 
     def _result(self, status: str, answer: str, error: RunError | None) -> RunResult:
@@ -413,7 +349,7 @@ class AssistantRunWorkflow:
     # ---- helpers -------------------------------------------------------------------------
 
     @property
-    def _backend(self) -> type[AssistantsActivities] | type[ResponsesActivities]:
+    def _backend(self) -> type[BackendActivities]:
         return BACKENDS[self._request.backend]
 
     @property
@@ -425,6 +361,14 @@ class AssistantRunWorkflow:
         snapshot = self._state.snapshot
         assert snapshot is not None
         return snapshot
+
+    @property
+    def _schedule(self) -> rules.Schedule:
+        return rules.Schedule(delay_s=self._state.delay_s, check_due_at=self._state.check_due_at)
+
+    def _set_schedule(self, schedule: rules.Schedule) -> None:
+        self._state.delay_s = schedule.delay_s
+        self._state.check_due_at = schedule.check_due_at
 
     def _ref(self, snapshot: RunSnapshot) -> ObjectRef:
         return ObjectRef(object_id=snapshot.object_id, thread_id=snapshot.thread_id)
@@ -446,24 +390,42 @@ class AssistantRunWorkflow:
             or checks_here >= self._request.poll.checks_per_history
         )
 
-    async def _api(
-        self, kind: ActivityKind, method: Any, arg: Any, *, budget: timedelta | None = None
-    ) -> Any:
-        """Run one API activity on the OpenAI queue and count it."""
+    async def _call(
+        self,
+        kind: ActivityKind,
+        method: Callable[[BackendActivities, InputT], Awaitable[OutputT]],
+        arg: InputT,
+        *,
+        budget: timedelta | None = None,
+    ) -> OutputT:
+        """Run one API activity of the run's backend on the OpenAI queue, and count it.
+
+        Args:
+            kind: Which call it is (counted, and its priority).
+            method: The backend's activity method, e.g. `self._backend.read`.
+            arg: Its input.
+            budget: Schedule-to-close timeout: how long its retries may go on (default: until
+                the run's deadline, and at least one call's timeout).
+
+        Raises:
+            TimedOut: The budget ran out (but for a cancel).
+            ApplicationError: The call failed for good.
+        """
         state = self._state
+        options = self._options
         state.api_calls[kind] = state.api_calls.get(kind, 0) + 1
         if budget is None:
-            budget = max(state.deadline_at - workflow.now(), API_CALL_TIMEOUT)
+            budget = max(state.deadline_at - workflow.now(), options.api_call_timeout)
         try:
             return await workflow.execute_activity_method(
                 method,
                 arg,
                 task_queue=workflow.info().task_queue + OPENAI_QUEUE_SUFFIX,
-                start_to_close_timeout=API_CALL_TIMEOUT,
+                start_to_close_timeout=options.api_call_timeout,
                 schedule_to_close_timeout=budget,
-                retry_policy=API_RETRY,
+                retry_policy=options.api_retry_policy(),
                 summary=f"{self._request.backend} {kind}",
-                priority=Priority(priority_key=CALL_PRIORITY[kind]),
+                priority=options.priority(kind),
             )
         except ActivityError as err:
             if isinstance(err.cause, temporal_exceptions.TimeoutError) and kind != "cancel":
@@ -508,6 +470,66 @@ class AssistantRunWorkflow:
             f" · **tool rounds** {state.tool_rounds}"
             + (f" · **last error** {error.code}: {error.message}" if error else "")
         )
+
+
+@workflow.defn(failure_exception_types=[ValidationError])
+class RunWorkflow(_RunStateMachine):
+    """Drives one run (Responses background chain or Assistants run) to a final `RunResult`.
+
+    A `pydantic.ValidationError` fails the workflow instead of its workflow task: an input that
+    does not decode (a starter that bypassed `durable_runs.client`, e.g. the Temporal CLI with
+    `{"backend": "bogus"}`) ends the run at once with a message naming the field, instead of
+    leaving it RUNNING with a task that fails the same way on every retry.
+    """
+
+    @workflow.init
+    def __init__(self, request: RunRequest, carried: RunProgress | None = None) -> None:
+        """Set up the run from its request (and the state a continue-as-new carried).
+
+        A run is started with the request alone, one argument for two parameters: the SDK
+        then decodes it without the parameters' types, so it is validated here.
+        """
+        self._setup(RunRequest.model_validate(request), carried)
+
+    @workflow.run
+    async def run(self, request: RunRequest, carried: RunProgress | None = None) -> RunResult:
+        """Run the state machine until the run ends, the deadline passes or we are cancelled.
+
+        Args:
+            request: What to ask, where, with which tools and policies.
+            carried: Internal: the loop state a continue-as-new passes on (start without it).
+        """
+        return await self._run()
+
+    def _continue_as_new(self, state: RunProgress) -> NoReturn:
+        workflow.continue_as_new(args=[self._request, state])
+
+
+LEGACY_TYPE_NAME = "AssistantRunWorkflow"
+"""The run workflow's type name before it covered both backends."""
+
+
+@workflow.defn(name=LEGACY_TYPE_NAME, failure_exception_types=[ValidationError])
+class LegacyRunWorkflow(_RunStateMachine):
+    """`RunWorkflow` under its former type name, so that runs started before the rename end.
+
+    Such a run's input is the request with the loop state inside it (`progress`, set when it
+    continued as new); it goes on continuing as new under this name, in that shape.
+    """
+
+    @workflow.init
+    def __init__(self, request: LegacyRunRequest) -> None:
+        """Set up the run from its request and the state it carries."""
+        self._setup(request.current(), request.progress)
+
+    @workflow.run
+    async def run(self, request: LegacyRunRequest) -> RunResult:
+        """Run the state machine until the run ends, the deadline passes or we are cancelled."""
+        return await self._run()
+
+    def _continue_as_new(self, state: RunProgress) -> NoReturn:
+        carried = LegacyRunRequest.model_validate({**dict(self._request), "progress": state})
+        workflow.continue_as_new(carried)
 
 
 def _cause(err: ActivityError) -> str:

@@ -1,6 +1,6 @@
 """Example business workflow: triage a support ticket with an assistant, then act on it.
 
-`SupportTicketTriageWorkflow` asks an assistant (a child `AssistantRunWorkflow`, id
+`SupportTicketTriageWorkflow` asks an assistant (a child `RunWorkflow`, id
 `<triage workflow id>/classify`) to classify the ticket as billing, bug or other; the assistant
 may call the `lookup_customer` tool. The workflow then branches in plain, deterministic code:
 
@@ -34,9 +34,9 @@ with workflow.unsafe.imports_passed_through():
         ToolCallInput,
         ToolOutput,
     )
+    from durable_runs.options import resolve
 
 from durable_runs.workflows.child import run_assistant
-from durable_runs.workflows.run import TOOL_RETRY, TOOL_TIMEOUT
 
 TicketCategory = Literal["billing", "bug", "other"]
 """What the assistant classifies a ticket as."""
@@ -150,7 +150,7 @@ def parse_category(answer: str) -> TicketCategory | None:
 class SupportTicketTriageWorkflow:
     """Classifies a ticket with an assistant (child run) and escalates or auto-replies.
 
-    A ticket that does not decode fails the workflow at once (as `AssistantRunWorkflow` does).
+    A ticket that does not decode fails the workflow at once (as `RunWorkflow` does).
     """
 
     @workflow.run
@@ -204,11 +204,12 @@ class SupportTicketTriageWorkflow:
         call = ToolCall(
             id="triage-customer", name=CUSTOMER_TOOL, arguments=json.dumps({"email": email})
         )
+        timeouts = resolve(None)  # a ticket brings no options: the worker's, or the defaults
         output: ToolOutput = await workflow.execute_activity_method(
             ToolActivities.run_tool,
             ToolCallInput(workflow_id=workflow.info().workflow_id, call=call, allowed=[call.name]),
-            start_to_close_timeout=TOOL_TIMEOUT,
-            retry_policy=TOOL_RETRY,
+            start_to_close_timeout=timeouts.tool_timeout,
+            retry_policy=timeouts.tool_retry_policy(),
             summary=f"tool {CUSTOMER_TOOL}",
         )
         try:

@@ -26,13 +26,12 @@ from openai import APIConnectionError, APIStatusError, AsyncOpenAI, NotFoundErro
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from durable_runs.activities.assistants import poll_after_ms
-from durable_runs.activities.snapshots import snapshot_from_response
+from durable_runs.activities.snapshots import poll_after_ms, snapshot_from_response
 from durable_runs.bridge.routing import Lookup, Target, Unrouted
 from durable_runs.bridge.state import BridgeStats
 from durable_runs.models import WORKFLOW_ID_METADATA_KEY
 from durable_runs.search_attributes import OPENAI_RUN_ID
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 
 REGISTER_COMMAND = (
     f"temporal operator search-attribute create --name {OPENAI_RUN_ID.name} --type Keyword"
@@ -145,7 +144,7 @@ async def signal(client: Client, target: Target, stats: BridgeStats, *, timeout_
     try:
         async with _temporal_call(stats, timeout_s):
             await handle.signal(
-                AssistantRunWorkflow.run_event,
+                RunWorkflow.run_event,
                 target.run_event,
                 rpc_timeout=timedelta(seconds=timeout_s),
             )

@@ -1,6 +1,6 @@
 """A recording workflow and HTTP helpers for the bridge tests.
 
-The recording workflow answers to the same `run_event` signal as `AssistantRunWorkflow` and does
+The recording workflow answers to the same `run_event` signal as `RunWorkflow` and does
 not dedup, so every signal the bridge sends is seen.
 """
 

@@ -1,4 +1,4 @@
-"""Emulator → bridge → Temporal → `AssistantRunWorkflow`: webhook events are the fast path.
+"""Emulator → bridge → Temporal → `RunWorkflow`: webhook events are the fast path.
 
 The bridge reads the response an event names (the default routing) and signals the run that
 read as its snapshot, so the worker makes no status read at all: one read per response, the
@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from durable_runs.bridge.server import running_bridge
 from durable_runs.models import PollPolicy, RunRequest
 from durable_runs.settings import Settings
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 from tests.bridge.signing import new_secret
 from tests.conftest import TEST_API_KEY, WorkerFactory
 
@@ -42,7 +42,7 @@ async def test_run_completes_through_webhooks_with_no_worker_read(
             openai = AsyncOpenAI(base_url=emu.base_url, api_key=TEST_API_KEY, max_retries=0)
             async with worker_factory(client, openai=openai) as queue:
                 handle = await client.start_workflow(
-                    AssistantRunWorkflow.run,
+                    RunWorkflow.run,
                     RunRequest(backend="responses", messages=["What is 2+2?"], poll=WEBHOOK_POLL),
                     id=f"e2e-{uuid.uuid4()}",
                     task_queue=queue,

@@ -150,7 +150,7 @@ async def test_child_id_is_deterministic_and_readable(
     child_id = f"{handle.id}/{CLASSIFY_CHILD}"
     child = await client.get_workflow_handle(child_id).describe()
     assert child.parent_id == handle.id
-    assert child.workflow_type == "AssistantRunWorkflow"
+    assert child.workflow_type == "RunWorkflow"
     summary = await child.static_summary()
     assert summary is not None and summary.startswith("classify · responses · Ticket T-3")
     responses = await _runs(emulator, child_id)  # the first, and its tool round's follow-up

@@ -1,15 +1,18 @@
-"""Record `AssistantRunWorkflow` histories for the replay test (run by hand, then commit the files).
+"""Record `RunWorkflow` histories for the replay test (run by hand, then commit the files).
 
     .venv/bin/python -m tests.histories.record
 
 Starts its own Temporal dev server (the `temporal` CLI), the emulator and a worker in this
-process, runs one workflow per scenario and writes `tests/histories/<scenario>.json` (the JSON of
-`WorkflowHistory.to_json()`). A scenario with continue-as-new writes one file per run,
-`<scenario>.run<N>.json`. The workflow id of every file is `replay-<scenario>`, so the replay test
-derives it from the file name. Each scenario checks its own outcome before its file is written.
+process, runs one workflow per scenario and writes `tests/histories/RunWorkflow/<scenario>.json`
+(the JSON of `WorkflowHistory.to_json()`). A scenario with continue-as-new writes one file per
+run, `<scenario>.run<N>.json`. The workflow id of every file is `replay-<scenario>`, so the replay
+test derives it from the file name. Each scenario checks its own outcome before its file is
+written.
 
 Re-record when the workflow changes on purpose (a versioned change, with `workflow.patched`, keeps
-the old files replaying; an unversioned one must make the old files fail).
+the old files replaying; an unversioned one must make the old files fail). The files in
+`tests/histories/AssistantRunWorkflow/` were recorded by the code before the workflow's rename
+and are kept as they are: they stand for the runs in flight at that upgrade.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 from durable_runs_emulator.config import EmulatorConfig
 from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import CancelledError
 
 from durable_runs.activities.demo_tools import demo_registry
@@ -34,11 +37,14 @@ from durable_runs.bridge.server import running_bridge
 from durable_runs.devserver import start_dev_environment
 from durable_runs.models import PollPolicy, RunRequest, RunResult
 from durable_runs.settings import Settings
-from durable_runs.worker import build_workers, run_workers
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.worker import build_worker
+from durable_runs.workflows.run import RunWorkflow
 from tests.bridge.signing import new_secret
 
 HISTORIES = Path(__file__).parent
+"""The histories, one folder per workflow type."""
+RUN_HISTORIES = HISTORIES / "RunWorkflow"
+"""Where this script writes: the histories of today's type."""
 WORKFLOW_ID_PREFIX = "replay-"
 QUEUE = "record-histories"
 API_KEY = "sk-record-histories"
@@ -46,12 +52,17 @@ FAST = PollPolicy(initial_interval_s=0.1, backoff=1.5, max_interval_s=0.5, deadl
 WEATHER = "What is the weather in Paris and Tokyo, in Fahrenheit?"
 TOOLS = ["get_weather", "celsius_to_fahrenheit"]
 
-Handle = WorkflowHandle[AssistantRunWorkflow, RunResult]
+Handle = WorkflowHandle[RunWorkflow, RunResult]
 
 
 def workflow_id_for(path: Path) -> str:
     """The workflow id a history file was recorded under (`replay-<scenario>`)."""
     return WORKFLOW_ID_PREFIX + path.name.split(".")[0]
+
+
+def load_history(path: Path) -> WorkflowHistory:
+    """A recorded history, under the workflow id it was recorded with."""
+    return WorkflowHistory.from_json(workflow_id_for(path), path.read_text())
 
 
 @dataclass(frozen=True)
@@ -190,16 +201,10 @@ SCENARIOS = [
 async def worker(client: Client, emulator: RunningEmulator, openai_rpm: int) -> AsyncIterator[None]:
     """An in-process worker on `QUEUE` talking to `emulator`."""
     openai = AsyncOpenAI(base_url=emulator.base_url, api_key=API_KEY, max_retries=0)
-    workers = build_workers(
+    async with build_worker(
         client, task_queue=QUEUE, openai=openai, tools=demo_registry(), openai_rpm=openai_rpm
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_workers(workers, stop))
-    try:
+    ):
         yield
-    finally:
-        stop.set()
-        await task
 
 
 async def run_histories(client: Client, handle: Handle) -> list[str]:
@@ -223,18 +228,19 @@ async def record(client: Client, emulator: RunningEmulator, scenario: Scenario) 
     """Run one scenario and write its file(s)."""
     workflow_id = WORKFLOW_ID_PREFIX + scenario.name
     handle = await client.start_workflow(
-        AssistantRunWorkflow.run, scenario.request, id=workflow_id, task_queue=QUEUE
+        RunWorkflow.run, scenario.request, id=workflow_id, task_queue=QUEUE
     )
     await scenario.check(handle, emulator)
     histories = await run_histories(client, handle)
     if scenario.name.endswith("continue_as_new") and len(histories) < 2:
         raise AssertionError("the run did not continue as new")
-    for old in HISTORIES.glob(f"{scenario.name}.*json"):
+    RUN_HISTORIES.mkdir(exist_ok=True)
+    for old in RUN_HISTORIES.glob(f"{scenario.name}.*json"):
         old.unlink()
     paths = []
     for index, text in enumerate(histories, start=1):
         suffix = f".run{index}" if len(histories) > 1 else ""
-        path = HISTORIES / f"{scenario.name}{suffix}.json"
+        path = RUN_HISTORIES / f"{scenario.name}{suffix}.json"
         path.write_text(json.dumps(json.loads(text), indent=1) + "\n")
         paths.append(path)
     return paths

@@ -26,8 +26,8 @@ from temporalio.client import Client
 from durable_runs.activities.demo_tools import demo_registry
 from durable_runs.devserver import start_dev_environment
 from durable_runs.models import PollPolicy, RunRequest
-from durable_runs.worker import build_workers, run_workers
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.worker import build_worker
+from durable_runs.workflows.run import RunWorkflow
 
 try:
     from playwright.async_api import Browser, Page, async_playwright, expect
@@ -101,48 +101,46 @@ async def ui_stack(openai_client: AsyncOpenAI) -> AsyncIterator[UiStack]:
     async with env:
         client = env.client
         queue = f"ui-{uuid.uuid4()}"
-        stop = asyncio.Event()
-        workers = build_workers(client, task_queue=queue, openai=openai_client, tools=registry)
-        worker_task = asyncio.create_task(run_workers(workers, stop))
-        try:
-            suffix = uuid.uuid4().hex[:6]
-            finished = await client.start_workflow(
-                AssistantRunWorkflow.run,
-                RunRequest(messages=["What is 2+2?"], poll=FAST_POLL),
-                id=f"run-finished-{suffix}",
-                task_queue=queue,
-                static_summary="What is 2+2?",
-            )
-            assert (await finished.result()).answer == "4"
-            plan = [[{"name": WAITING_TOOL, "arguments": {"ticket": "T-42"}}]]
-            waiting = await client.start_workflow(
-                AssistantRunWorkflow.run,
-                RunRequest(
-                    backend="assistants",  # a run waits in `requires_action`: Assistants' status
-                    messages=["Approve refund ticket T-42"],
-                    tools=[WAITING_TOOL],
-                    metadata={"emu_tool_plan": json.dumps(plan)},
-                    poll=FAST_POLL,
-                ),
-                id=f"run-waiting-{suffix}",
-                task_queue=queue,
-                static_summary="Approve refund ticket T-42",
-            )
-            query = f'OpenAIRunStatus="requires_action" AND WorkflowId="{waiting.id}"'
+        worker = build_worker(client, task_queue=queue, openai=openai_client, tools=registry)
+        async with worker:
+            try:
+                suffix = uuid.uuid4().hex[:6]
+                finished = await client.start_workflow(
+                    RunWorkflow.run,
+                    RunRequest(messages=["What is 2+2?"], poll=FAST_POLL),
+                    id=f"run-finished-{suffix}",
+                    task_queue=queue,
+                    static_summary="What is 2+2?",
+                )
+                assert (await finished.result()).answer == "4"
+                plan = [[{"name": WAITING_TOOL, "arguments": {"ticket": "T-42"}}]]
+                waiting = await client.start_workflow(
+                    RunWorkflow.run,
+                    RunRequest(
+                        # A run waits in `requires_action`: Assistants' status.
+                        backend="assistants",
+                        messages=["Approve refund ticket T-42"],
+                        tools=[WAITING_TOOL],
+                        metadata={"emu_tool_plan": json.dumps(plan)},
+                        poll=FAST_POLL,
+                    ),
+                    id=f"run-waiting-{suffix}",
+                    task_queue=queue,
+                    static_summary="Approve refund ticket T-42",
+                )
+                query = f'OpenAIRunStatus="requires_action" AND WorkflowId="{waiting.id}"'
 
-            async def visible_as_waiting() -> bool:
-                return (await client.count_workflows(query)).count == 1
+                async def visible_as_waiting() -> bool:
+                    return (await client.count_workflows(query)).count == 1
 
-            await _until(visible_as_waiting)
-            yield UiStack(client, f"http://127.0.0.1:{ui_port}", finished.id, waiting.id)
-            release.set()
-            result = await waiting.result()
-            assert result.status == "completed"
-            assert "approved" in result.answer
-        finally:
-            release.set()
-            stop.set()
-            await worker_task
+                await _until(visible_as_waiting)
+                yield UiStack(client, f"http://127.0.0.1:{ui_port}", finished.id, waiting.id)
+                release.set()
+                result = await waiting.result()
+                assert result.status == "completed"
+                assert "approved" in result.answer
+            finally:
+                release.set()
 
 
 @pytest.fixture(scope="module")

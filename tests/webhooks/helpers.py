@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowHandle
 from durable_runs.bridge.server import RunningBridge
 from durable_runs.models import PollPolicy, RunEvent, RunRequest, RunResult
 from durable_runs.settings import Settings
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 
 WEATHER = "What is the weather in Paris and Tokyo, in Fahrenheit?"
 WEATHER_TOOLS = ["get_weather", "celsius_to_fahrenheit"]
@@ -73,14 +73,14 @@ def request(
 
 async def start(
     client: Client, queue: str, req: RunRequest
-) -> WorkflowHandle[AssistantRunWorkflow, RunResult]:
-    """Start `AssistantRunWorkflow` on `queue` with a fresh id."""
+) -> WorkflowHandle[RunWorkflow, RunResult]:
+    """Start `RunWorkflow` on `queue` with a fresh id."""
     return await client.start_workflow(
-        AssistantRunWorkflow.run, req, id=f"wh-{uuid.uuid4()}", task_queue=queue
+        RunWorkflow.run, req, id=f"wh-{uuid.uuid4()}", task_queue=queue
     )
 
 
-async def result_of(handle: WorkflowHandle[AssistantRunWorkflow, RunResult]) -> RunResult:
+async def result_of(handle: WorkflowHandle[RunWorkflow, RunResult]) -> RunResult:
     """The workflow's result, bounded well below the safety poll."""
     async with asyncio.timeout(RESULT_TIMEOUT_S):
         return await handle.result(rpc_timeout=None)

@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from durable_runs.bridge.server import RunningBridge, running_bridge
 from durable_runs.settings import Settings
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 from tests.conftest import TEST_API_KEY, WorkerFactory
 from tests.waiting import wait_for
 from tests.webhooks.helpers import (
@@ -126,7 +126,7 @@ async def test_two_bridge_replicas_same_delivery_changes_the_run_once(
         )
         assert [a.status_code for a in answers] == [200, 200]
         assert [a.json()["status"] for a in answers] == ["signalled", "signalled"]
-        view = await handle.query(AssistantRunWorkflow.status)
+        view = await handle.query(RunWorkflow.status)
         assert view.status == "in_progress"
         assert view.checks == 1  # one event id, one change, though signalled twice
 

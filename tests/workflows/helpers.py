@@ -9,7 +9,7 @@ from durable_runs_emulator.server import RunningEmulator
 from temporalio.client import Client, WorkflowHandle
 
 from durable_runs.models import PollPolicy, RunRequest, RunResult
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 
 FAST_POLL = PollPolicy(initial_interval_s=0.1, backoff=1.5, max_interval_s=0.5, deadline_s=60)
 
@@ -22,10 +22,10 @@ def request(question: str = "What is 2+2?", **overrides: Any) -> RunRequest:
 
 async def start(
     client: Client, queue: str, req: RunRequest, workflow_id: str | None = None
-) -> WorkflowHandle[AssistantRunWorkflow, RunResult]:
-    """Start `AssistantRunWorkflow` on `queue`."""
+) -> WorkflowHandle[RunWorkflow, RunResult]:
+    """Start `RunWorkflow` on `queue`."""
     return await client.start_workflow(
-        AssistantRunWorkflow.run,
+        RunWorkflow.run,
         req,
         id=workflow_id or f"run-{uuid.uuid4()}",
         task_queue=queue,

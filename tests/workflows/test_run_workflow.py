@@ -13,7 +13,7 @@ from temporalio.exceptions import CancelledError
 
 from durable_runs.activities.tools import ToolRegistry
 from durable_runs.models import PollPolicy
-from durable_runs.workflows.run import AssistantRunWorkflow
+from durable_runs.workflows.run import RunWorkflow
 from tests.conftest import WorkerFactory
 from tests.waiting import wait_for
 from tests.workflows.helpers import (
@@ -41,7 +41,7 @@ async def test_completed_answers_the_seed_question(
     async with worker_factory(client) as queue:
         handle = await start(client, queue, request(backend=backend))
         result = await handle.result()
-        view = await handle.query(AssistantRunWorkflow.status)
+        view = await handle.query(RunWorkflow.status)
     assert result.status == "completed"
     assert result.answer == "4"
     assert result.api_calls["start"] == 1

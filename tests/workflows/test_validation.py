@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from durable_runs.activities.tools import ToolRegistry
 from durable_runs.client import InvalidRequestError, run, start_run
 from durable_runs.models import MAX_USER_METADATA_KEYS, AssistantSpec, PollPolicy, RunRequest
+from durable_runs.options import ActivityOptions
 from tests.conftest import WorkerFactory
 from tests.workflows.helpers import FAST_POLL, activity_attempts, request, start
 
@@ -69,12 +70,25 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("metadata", {"metadata": {"k" * 65: "v"}}),
     ("metadata", {"metadata": {"note": "v" * 513}}),
     ("metadata.note", {"metadata": {"note": 1}}),
-    ("progress", {"progress": {"step": 1}}),
+    ("options", {"options": 5}),
+    ("options.api_call_timeout", {"options": {"api_call_timeout": 0}}),
+    ("options.api_retry_initial_interval", {"options": {"api_retry_initial_interval": -1}}),
+    ("options.api_retry_maximum_interval", {"options": {"api_retry_initial_interval": 60}}),
+    ("options.cancel_budget", {"options": {"cancel_budget": "soon"}}),
+    ("options.tool_timeout", {"options": {"tool_timeout": 0}}),
+    ("options.tool_heartbeat_timeout", {"options": {"tool_heartbeat_timeout": -5}}),
+    ("options.tool_max_attempts", {"options": {"tool_max_attempts": -1}}),
+    ("options.priorities.cancel", {"options": {"priorities": {"cancel": 9}}}),
+    ("options.priorities.red", {"options": {"priorities": {"red": 1}}}),
+    ("options.timeout", {"options": {"timeout": 5}}),
     ("backnd", {"backnd": "responses"}),
+    ("progress", {"progress": {"step": 1}}),  # the workflow's own state: not part of a request
 ]
 """(the field the message must name, the change to `VALID`) for every field of the request."""
 
 IDS = [f"{field}-{i}" for i, (field, _) in enumerate(CASES)]
+UNKNOWN_FIELDS = {"backnd", "progress"}
+"""Cases that add a field `RunRequest` does not have."""
 
 
 def _raw(change: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +100,8 @@ def test_every_field_of_the_request_has_an_invalid_case() -> None:
     assert set(RunRequest.model_fields) <= named
     polled = {field.split(".")[1] for field, _ in CASES if field.startswith("poll.")}
     assert set(PollPolicy.model_fields) <= polled
+    optioned = {field.split(".")[1] for field, _ in CASES if field.startswith("options.")}
+    assert set(ActivityOptions.model_fields) <= optioned
 
 
 @pytest.mark.parametrize(("field", "change"), CASES, ids=IDS)
@@ -107,9 +123,9 @@ async def test_the_client_refuses_every_invalid_field_before_it_starts_anything(
     """`start_run` re-checks a request: one built unchecked (or changed since) is refused too."""
     queue = f"unstarted-{uuid.uuid4()}"
     for field, change in CASES:
-        unchecked = RunRequest.model_construct(**_raw(change))
-        if field == "backnd":  # model_construct drops unknown fields; building refused it above
+        if field in UNKNOWN_FIELDS:  # model_construct drops them; building refused them above
             continue
+        unchecked = RunRequest.model_construct(**_raw(change))
         workflow_id = f"refused-{uuid.uuid4()}"
         with pytest.raises(InvalidRequestError) as refused:
             await start_run(client, unchecked, workflow_id=workflow_id, task_queue=queue)
@@ -144,7 +160,7 @@ async def test_a_raw_start_with_an_invalid_field_fails_at_once_naming_it(
     async with worker_factory(client) as queue:
         handles = [
             await client.start_workflow(
-                "AssistantRunWorkflow", _raw(change), id=f"raw-{uuid.uuid4()}", task_queue=queue
+                "RunWorkflow", _raw(change), id=f"raw-{uuid.uuid4()}", task_queue=queue
             )
             for _, change in CASES
         ]
@@ -159,7 +175,7 @@ async def test_a_raw_start_with_a_valid_request_still_runs(
     """The control for the case above: the same raw path with a valid body completes."""
     async with worker_factory(client) as queue:
         handle = await client.start_workflow(
-            "AssistantRunWorkflow",
+            "RunWorkflow",
             {**VALID, "poll": FAST_POLL.model_dump()},
             id=f"raw-{uuid.uuid4()}",
             task_queue=queue,
