@@ -60,8 +60,8 @@ class AssistantsActivities:
         self._client = client
         self._tools = tools
         self._answer_with_read = answer_with_read
-        # The SDK imports an API's modules on first use (about 0.2 s here): load the ones this
-        # backend calls now, with the worker, not in the first run's first call.
+        # The SDK imports an API's modules on first use: load the ones this backend calls now,
+        # with the worker, not in the first run's first call.
         _ = client.beta.assistants, client.beta.threads.runs, client.beta.threads.messages
 
     def _tool_params(self, names: list[str], *, operation: str) -> list[Any]:

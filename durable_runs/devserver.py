@@ -33,9 +33,9 @@ LATENCY_ARGS = _dynamic_config(
 
 - The dev server may fire a timer up to 1 s late by default; sub-second backoff needs less.
 - It keeps all workflows on one history shard, whose transfer, timer and visibility readers
-  each read new tasks at most 20 times a second by default. Past about 20 tasks a second (100
-  concurrent runs) every workflow task, activity and timer then waits up to 50 ms in history
-  before matching sees it. A production cluster spreads workflows over many shards.
+  each read new tasks at most 20 times a second by default. Once tasks come faster than that,
+  every workflow task, activity and timer waits up to one read interval in history before
+  matching sees it. A production cluster spreads workflows over many shards.
 - One partition per task queue: the OpenAI queue's rate limit and task priorities then apply
   to the whole queue, not to each of four partitions separately (a call that should go first
   waits only for the next token of the whole budget).

@@ -69,8 +69,7 @@ def cache_workflow_bytecode(workflows: Sequence[type]) -> None:
     """Write the bytecode of the workflows' packages if it is missing or stale.
 
     The sandbox re-imports a workflow's module for every run it starts; without a `.pyc` (as
-    under PYTHONDONTWRITEBYTECODE=1) each of those imports compiles the source again, about a
-    tenth of the worker's CPU per run.
+    under PYTHONDONTWRITEBYTECODE=1) each of those imports compiles the source again.
     """
     for package in {Path(inspect.getfile(w)).parent for w in workflows}:
         compileall.compile_dir(package, maxlevels=0, quiet=2)
