@@ -16,6 +16,7 @@ from temporalio import activity
 
 from durable_runs.activities.contract import BackendActivities
 from durable_runs.activities.errors import ASSISTANTS_GONE_HINT, not_retryable, to_application_error
+from durable_runs.activities.polling import poll_until_changed
 from durable_runs.activities.snapshots import poll_after_ms, snapshot_from_run
 from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
@@ -25,6 +26,8 @@ from durable_runs.models import (
     AssistantSpec,
     Conversation,
     ObjectRef,
+    PolledSnapshot,
+    PollInput,
     PrepareInput,
     RunSnapshot,
     StartInput,
@@ -167,6 +170,11 @@ class AssistantsActivities:
         if self._answer_with_read and snapshot.status == "completed":
             return snapshot.model_copy(update={"answer": await self._answer_text(ref)})
         return snapshot
+
+    @activity.defn(name="assistants.poll")
+    async def poll(self, input: PollInput) -> PolledSnapshot:
+        """Read once per attempt until the run changes; Temporal's retries space the reads."""
+        return await poll_until_changed(self.read, input)
 
     @activity.defn(name="assistants.submit_tool_outputs")
     async def submit_tool_outputs(self, input: SubmitInput) -> RunSnapshot:

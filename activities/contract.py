@@ -1,4 +1,4 @@
-"""The backend contract: the six activities the run workflow calls, whichever API serves the run.
+"""The backend contract: the seven activities the run workflow calls, whichever API serves the run.
 
 `AssistantsActivities` and `ResponsesActivities` both satisfy `BackendActivities` (mypy checks
 it where each class is defined); the workflow picks one class per run and calls its methods by
@@ -13,6 +13,8 @@ from durable_runs.models import (
     Answer,
     Conversation,
     ObjectRef,
+    PolledSnapshot,
+    PollInput,
     PrepareInput,
     RunSnapshot,
     StartInput,
@@ -37,6 +39,10 @@ class BackendActivities(Protocol):
 
     async def read(self, ref: ObjectRef) -> RunSnapshot:
         """Read the run or response once."""
+        ...
+
+    async def poll(self, input: PollInput) -> PolledSnapshot:
+        """Read on the server's retries until the run or response changes (polling mode)."""
         ...
 
     async def submit_tool_outputs(self, input: SubmitInput) -> RunSnapshot:

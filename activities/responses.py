@@ -23,12 +23,15 @@ from temporalio import activity
 
 from durable_runs.activities.contract import BackendActivities
 from durable_runs.activities.errors import not_retryable, to_application_error
+from durable_runs.activities.polling import poll_until_changed
 from durable_runs.activities.snapshots import poll_after_ms, snapshot_from_response
 from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
     Answer,
     Conversation,
     ObjectRef,
+    PolledSnapshot,
+    PollInput,
     PrepareInput,
     RunSnapshot,
     StartInput,
@@ -111,6 +114,11 @@ class ResponsesActivities:
         except openai.OpenAIError as err:
             raise to_application_error(err, operation="retrieve response") from err
         return snapshot_from_response(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+
+    @activity.defn(name="responses.poll")
+    async def poll(self, input: PollInput) -> PolledSnapshot:
+        """Read once per attempt until the response changes; Temporal's retries space the reads."""
+        return await poll_until_changed(self.read, input)
 
     @activity.defn(name="responses.submit_tool_outputs")
     async def submit_tool_outputs(self, input: SubmitInput) -> RunSnapshot:

@@ -37,10 +37,11 @@ class ModeResult(BaseModel):
         status_reads_per_object_max: The most any one object got.
         api_calls_per_run: Every `/v1` request the emulator served, per run.
         latency_p50_ms / latency_p95_ms / latency_max_ms: Notice from completion: the emulator
-            marks the last object terminal → the caller holds the result.
+            marks the last object terminal → the result is there for the caller (a loop holds
+            it; a run workflow has closed on the server).
         delivery_p50_ms / delivery_p95_ms / delivery_max_ms: Notice from delivery: the receiver
-            acknowledged the terminal event (`delivered_at`) → the caller holds the result
-            (webhook modes only).
+            acknowledged the terminal event (`delivered_at`) → the result is there for the
+            caller (webhook modes only).
         terminal_events_delivered: Runs whose terminal event was delivered (webhook modes).
         wall_s: From the first create to the last result.
         runs_per_s: Runs divided by `wall_s`.
@@ -49,6 +50,7 @@ class ModeResult(BaseModel):
         system_cpu_s / system_cpu_s_per_100: CPU seconds of every process the mode needs.
         cpu_s_by_process: CPU seconds of each of them.
         peak_rss_mib: Peak resident memory of `process`.
+        peak_in_flight: The most runs started and not yet ended at any one time.
         rss_growth_mib_per_100: Its (peak − RSS at start) per 100 runs.
         emulator_cpu_s: The emulator's CPU seconds.
         emulator_cpu_share: Emulator CPU seconds per wall second (1.0 = one core saturated).
@@ -85,6 +87,7 @@ class ModeResult(BaseModel):
     system_cpu_s_per_100: float
     cpu_s_by_process: dict[str, float]
     peak_rss_mib: float
+    peak_in_flight: int = 0
     rss_growth_mib_per_100: float
     emulator_cpu_s: float
     emulator_cpu_share: float

@@ -12,14 +12,15 @@ import sys
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from openai import AsyncOpenAI
 from pydantic import TypeAdapter
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from bench.client_loop import LoopResult
@@ -39,16 +40,21 @@ from bench.procs import (
     worker_env,
 )
 from bench.workload import QUESTION, TOOL_NAME, RunSpec, weather_tool_definition
+from durable_runs import search_attributes as sa
 from durable_runs.client import start_run
-from durable_runs.models import Backend, PollPolicy, RunRequest, RunResult
+from durable_runs.models import Backend, PollPolicy, RunRequest
 
 BACKENDS: tuple[Backend, ...] = ("responses", "assistants")
 """In the order the tables are printed: Responses, what api.openai.com serves, first."""
 
-Mode = Literal["naive", "sdk", "polling", "webhooks"]
+Mode = Literal["naive", "sdk", "polling", "webhooks", "webhooks_lost"]
 ALL_MODES: tuple[Mode, ...] = ("naive", "sdk", "polling", "webhooks")
+"""The modes a benchmark runs unless told otherwise."""
+EXTRA_MODES: tuple[Mode, ...] = ("webhooks_lost",)
+"""Modes run only when named: webhook mode with no event ever delivered (the bridge down) ends
+each run on the safety poll, minutes after its end."""
 BACKEND_MODES: dict[Backend, tuple[Mode, ...]] = {
-    "responses": ("naive", "polling", "webhooks"),
+    "responses": ("naive", "polling", "webhooks", "webhooks_lost"),
     "assistants": ALL_MODES,
 }
 """The SDK has no polling helper for background responses, so `sdk` is Assistants only."""
@@ -62,6 +68,7 @@ MODE_LABELS: dict[str, str] = {
     "sdk": "SDK create_and_poll",
     "polling": "durable polling",
     "webhooks": "durable webhooks",
+    "webhooks_lost": "durable webhooks, bridge down",
 }
 
 EVENT_SHAPES: dict[Backend, str] = {
@@ -71,12 +78,19 @@ EVENT_SHAPES: dict[Backend, str] = {
 }
 NO_EVENTS = "none"
 
+DEFAULT_POLL = PollPolicy()
+"""The durable runs' policy unless a benchmark sets one (`--poll`)."""
+
 START_CONCURRENCY = 100
 """Workflow starts in flight at once (the client's own bound, not a benchmark knob)."""
 
+CLOSED_POLL_S = 1.0
+"""How often the benchmark counts the closed runs of a durable mode."""
+
 
 def event_shape(backend: Backend, mode: Mode) -> str:
-    """The webhook events a mode runs on (`none` outside webhook mode)."""
+    """The webhook events a mode runs on (`none` outside webhook mode, and with the bridge
+    down)."""
     return EVENT_SHAPES[backend] if mode == "webhooks" else NO_EVENTS
 
 
@@ -88,16 +102,24 @@ class BenchConfig:
         out_dir: Logs and scratch files.
         rpm: The workers' API budget per minute (0: none).
         webhook_secret: Signs the emulator's events; the bridge verifies them.
+        poll: The durable runs' policy (webhook modes set `webhooks` on it).
     """
 
     out_dir: Path
     rpm: int
     webhook_secret: str
+    poll: PollPolicy = DEFAULT_POLL
 
 
-def mode_bound_s(size: int, rpm: int) -> float:
+def mode_bound_s(
+    size: int, rpm: int, mode: Mode = "polling", poll: PollPolicy = DEFAULT_POLL
+) -> float:
     """How long one mode may take before unfinished runs count as lost."""
     bound = 120.0 + size * 0.3
+    if mode == "webhooks_lost":
+        bound += poll.safety_poll_max_s  # the safety poll's longest wait
+    if mode in ("polling", "webhooks", "webhooks_lost"):
+        bound = max(bound, poll.deadline_s + 60)
     if rpm:
         bound += size * 12 * 60 / rpm  # ~12 API calls per run at the budget's pace
     return bound
@@ -120,29 +142,50 @@ async def create_assistant(base_url: str) -> str:
     return assistant.id
 
 
+class ModeObserver(Protocol):
+    """Looks into a durable mode while it runs (`bench.profile`); loop modes never call it."""
+
+    async def worker_started(self, pid: int) -> None:
+        """The worker (process `pid`) polls its queues; no run has started yet."""
+
+    async def runs_finished(self, client: Client, task_queue: str) -> None:
+        """Every run ended (or was terminated at the bound); worker and server still run.
+
+        Args:
+            client: Client of the mode's Temporal server.
+            task_queue: The mode's task queue: its workflows' ids are `<task_queue>-<index>`.
+        """
+
+
 async def run_mode(
-    config: BenchConfig, backend: Backend, mode: Mode, specs: list[RunSpec]
+    config: BenchConfig,
+    backend: Backend,
+    mode: Mode,
+    specs: list[RunSpec],
+    observer: ModeObserver | None = None,
 ) -> ModeResult:
     """Run the workload in `mode` on `backend`, on processes started for this mode alone.
 
     Fresh processes per mode: no mode runs on the objects the emulator holds, or the history,
-    visibility rows and task backlog Temporal holds, from an earlier mode.
+    visibility rows and task backlog Temporal holds, from an earlier mode. `observer`, if
+    given, is told when a durable mode's worker has started and when its runs have finished.
     """
     if mode not in BACKEND_MODES[backend]:
         raise ValueError(f"mode {mode!r} does not exist on the {backend} backend")
-    bound = mode_bound_s(len(specs), config.rpm)
+    bound = mode_bound_s(len(specs), config.rpm, mode, config.poll)
     async with emulator_process(config.out_dir) as emu:
         assistant_id = await create_assistant(emu.base_url) if backend == "assistants" else None
         meters = {"emulator": Meter(emu.pid)}
         queue: str | None = None
+        peak = len(specs)  # a loop starts every run at once
         if mode in LOOP_MODES:
             seen, usages, started = await _client_loop(
                 config, emu, meters, backend, mode, assistant_id, specs, bound
             )
             process = "client loop"
         else:
-            seen, usages, started, queue = await _durable(
-                config, emu, meters, backend, mode, assistant_id, specs, bound
+            seen, usages, started, queue, peak = await _durable(
+                config, emu, meters, backend, mode, assistant_id, specs, bound, observer
             )
             process = "worker"
         stats = await emu.stats()
@@ -153,7 +196,7 @@ async def run_mode(
             i: (status, by_workflow.get(f"{queue}-{i}", []), at)
             for i, (status, _, at) in seen.items()
         }
-    return summarize(
+    result = summarize(
         backend=backend,
         mode=mode,
         label=MODE_LABELS[mode],
@@ -165,6 +208,7 @@ async def run_mode(
         started=started,
         process=process,
     )
+    return result.model_copy(update={"peak_in_flight": peak})
 
 
 async def _metered(
@@ -238,15 +282,20 @@ async def _client_loop(
 
 
 def durable_request(
-    spec: RunSpec, backend: Backend, assistant_id: str | None, *, webhooks: bool
+    spec: RunSpec,
+    backend: Backend,
+    assistant_id: str | None,
+    *,
+    webhooks: bool,
+    poll: PollPolicy = DEFAULT_POLL,
 ) -> RunRequest:
-    """The workflow input for one spec (the default PollPolicy, or webhook mode)."""
+    """The workflow input for one spec: `poll` (the default policy), in webhook mode or not."""
     return RunRequest(
         backend=backend,
         assistant_id=assistant_id,
         messages=[QUESTION],
         tools=[TOOL_NAME] if spec.tool_rounds else [],
-        poll=PollPolicy(webhooks=True) if webhooks else PollPolicy(),
+        poll=poll.model_copy(update={"webhooks": webhooks}),
         metadata=spec.metadata,
     )
 
@@ -260,9 +309,11 @@ async def _durable(
     assistant_id: str | None,
     specs: list[RunSpec],
     bound: float,
-) -> tuple[dict[int, Seen], dict[str, Usage], float, str]:
+    observer: ModeObserver | None = None,
+) -> tuple[dict[int, Seen], dict[str, Usage], float, str, int]:
     """Run the specs as workflows; object ids are left empty (the caller joins them)."""
     webhooks = mode == "webhooks"
+    policy_webhooks = mode in ("webhooks", "webhooks_lost")
     async with AsyncExitStack() as stack:
         server = await stack.enter_async_context(temporal_server(config.out_dir))
         client, address = server.client, server.address
@@ -290,19 +341,26 @@ async def _durable(
         worker = await start_worker(client, env, config.out_dir / f"worker-{backend}-{mode}.log")
         stack.push_async_callback(worker.stop)
         meters = {"worker": worker.meter, **meters}
+        if observer is not None:
+            await observer.worker_started(worker.pid)
         await emu.reset()
-        results, noticed, started, usages = await _start_and_wait(
-            client, meters, specs, queue, bound, backend, assistant_id, webhooks=webhooks
+        statuses, noticed, started, usages, peak = await _start_and_wait(
+            client,
+            meters,
+            specs,
+            queue,
+            bound,
+            durable_request_for=lambda spec: durable_request(
+                spec, backend, assistant_id, webhooks=policy_webhooks, poll=config.poll
+            ),
         )
+        if observer is not None:
+            await observer.runs_finished(client, queue)
     seen: dict[int, Seen] = {
-        spec.index: (
-            results[spec.index].status if spec.index in results else "lost",
-            [],
-            noticed.get(spec.index),
-        )
+        spec.index: (statuses.get(spec.index, "lost"), [], noticed.get(spec.index))
         for spec in specs
     }
-    return seen, usages, started, queue
+    return seen, usages, started, queue, peak
 
 
 async def _start_and_wait(
@@ -311,43 +369,79 @@ async def _start_and_wait(
     specs: list[RunSpec],
     queue: str,
     bound: float,
-    backend: Backend,
-    assistant_id: str | None,
     *,
-    webhooks: bool,
-) -> tuple[dict[int, RunResult], dict[int, float], float, dict[str, Usage]]:
-    """Start every run, wait for every result (or the bound), meter the processes meanwhile."""
-    results: dict[int, RunResult] = {}
-    noticed: dict[int, float] = {}
-    gate = asyncio.Semaphore(START_CONCURRENCY)
+    durable_request_for: Callable[[RunSpec], RunRequest],
+) -> tuple[dict[int, str], dict[int, float], float, dict[str, Usage], int]:
+    """Start every run, wait until each has closed (or the bound), meter the processes meanwhile.
 
-    async def one(spec: RunSpec) -> None:
+    The caller holds no wait per run, which would load the server it measures (10,000 result
+    long-polls, and a history read each): it counts the mode's closed workflows in visibility
+    every `CLOSED_POLL_S`, then lists them once. A run's notice time is its workflow's close
+    time on the server, the moment a caller's wait for the result would be answered; its status
+    is the final `OpenAIRunStatus` (or the workflow's own status when it did not complete).
+
+    Returns:
+        Status and close time per run index, when the first start was sent, the usage of each
+        process, and the most runs in flight at once.
+    """
+    started_at: dict[int, float] = {}
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+    in_queue = f'TaskQueue = "{queue}"'
+
+    async def start_one(spec: RunSpec) -> None:
         async with gate:
-            handle = await start_run(
+            await start_run(
                 client,
-                durable_request(spec, backend, assistant_id, webhooks=webhooks),
+                durable_request_for(spec),
                 workflow_id=f"{queue}-{spec.index}",
                 task_queue=queue,
             )
-        results[spec.index] = await handle.result()
-        noticed[spec.index] = time.time()
+        started_at[spec.index] = time.time()
 
     async def everything() -> None:
-        tasks = [asyncio.create_task(one(s)) for s in specs]
-        _, pending = await asyncio.wait(tasks, timeout=bound)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(start_one(s) for s in specs))
+        closed = f'{in_queue} AND ExecutionStatus != "Running"'
+        while True:  # visibility is another service: it is asked, it cannot notify
+            if (await client.count_workflows(closed)).count >= len(specs):
+                return
+            await asyncio.sleep(CLOSED_POLL_S)
+
+    async def bounded() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everything(), bound)
 
     for meter in meters.values():
         meter.begin()
     started = time.time()
-    usages = await _metered(meters, asyncio.create_task(everything()))
-    for spec in specs:
-        if spec.index not in results:
+    usages = await _metered(meters, asyncio.create_task(bounded()))
+    statuses: dict[int, str] = {}
+    closed_at: dict[int, float] = {}
+    async for execution in client.list_workflows(in_queue):
+        index = int(execution.id.rsplit("-", 1)[1])
+        status = execution.status
+        if status in (None, WorkflowExecutionStatus.RUNNING) or execution.close_time is None:
             with contextlib.suppress(RPCError):
-                await client.get_workflow_handle(f"{queue}-{spec.index}").terminate()
-    return results, noticed, started, usages
+                await client.get_workflow_handle(execution.id).terminate()
+            continue
+        closed_at[index] = execution.close_time.timestamp()
+        final = execution.typed_search_attributes.get(sa.OPENAI_RUN_STATUS)
+        completed = status == WorkflowExecutionStatus.COMPLETED
+        statuses[index] = final if completed and final else status.name.lower()
+    return statuses, closed_at, started, usages, peak_in_flight(started_at, closed_at)
+
+
+def peak_in_flight(started_at: dict[int, float], closed_at: dict[int, float]) -> int:
+    """The most runs started and not yet closed at any one time (a run never closed counts
+    until the end)."""
+    changes = sorted(
+        [(at, 1) for at in started_at.values()]
+        + [(at, -1) for i, at in closed_at.items() if i in started_at]
+    )
+    peak = current = 0
+    for _, change in changes:
+        current += change
+        peak = max(peak, current)
+    return peak
 
 
 def _objects(backend: Backend) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +14,29 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.figures import ModeResult
-from bench.modes import BASELINE, EVENT_SHAPES
-from durable_runs.models import Backend
+from bench.modes import BASELINE, DEFAULT_POLL, EVENT_SHAPES
+from durable_runs.models import Backend, PollPolicy
 
 Results = dict[Backend, dict[str, ModeResult]]
 """Per backend (in print order), per mode (in run order)."""
 
-WEBHOOK_READS_PER_OBJECT = 1
 WEBHOOK_DELIVERY_P50_MS = 100.0
 POLLING_READS_RATIO = 1.02
 POLLING_P50_RATIO = 1.05
 POLLING_RATIO_MAX_SIZE = 100
 """The polling ratios are the issue's targets at 10 and 100 runs; above, they are reported."""
 RSS_LIMIT_MIB = 512.0
+SCALE_RSS_LIMIT_MIB = 1024.0
+"""The worker's memory bound above `SCALE_SIZE` runs in flight (10,000 long runs)."""
+SCALE_SIZE = 1000
+WEBHOOK_WORKER_CPU_RATIO = 1.2
+WEBHOOK_SYSTEM_CPU_RATIO = 2.5
+POLLING_WORKER_CPU_RATIO = 2.0
+THROUGHPUT_MAX_SIZE = 100
+"""Runs per second at least the loop's: a target up to 100 runs with no budget (above, or
+under a budget, the durations and the budget set the pace; reported)."""
+SAFETY_NOTICE_SLACK_S = 5.0
+"""Lost webhooks: a run is noticed at the first safety check after its end, plus this."""
 EMULATOR_BUSY_SHARE = 0.8
 """Emulator CPU seconds per wall second above which it may be the bottleneck."""
 
@@ -76,8 +87,55 @@ def _ratio(value: float | None, base: float | None) -> float | None:
     return value / base
 
 
+def webhook_reads_allowed(longest_s: float, poll: PollPolicy) -> int:
+    """Status reads one response may get in webhook mode: the event's, plus every safety
+    check due within the longest model time."""
+    reads, due, wait = 1, poll.safety_poll_s, poll.safety_poll_s
+    while due < longest_s:
+        reads += 1
+        wait = min(wait * poll.safety_poll_backoff, poll.safety_poll_max_s)
+        due += wait
+    return reads
+
+
+def lost_webhook_notice_bound_s(longest_s: float, poll: PollPolicy) -> float:
+    """The latest a run is noticed after its end with no event: the first safety check after
+    it (the documented bound: its duration plus `safety_poll_s`, at most `safety_poll_max_s`
+    with the default backoff), plus `SAFETY_NOTICE_SLACK_S`."""
+    bound = min(longest_s + poll.safety_poll_s, poll.safety_poll_max_s)
+    return bound + SAFETY_NOTICE_SLACK_S
+
+
+def _cpu_targets(
+    add: Callable[..., None], loop: ModeResult, poll: ModeResult | None, hook: ModeResult | None
+) -> None:
+    base, base_system = loop.cpu_s_per_100, loop.system_cpu_s_per_100
+    checks = [
+        (hook, "worker", WEBHOOK_WORKER_CPU_RATIO, "cpu_s_per_100"),
+        (hook, "whole-system", WEBHOOK_SYSTEM_CPU_RATIO, "system_cpu_s_per_100"),
+        (poll, "worker", POLLING_WORKER_CPU_RATIO, "cpu_s_per_100"),
+    ]
+    for mode, what, limit, field in checks:
+        if mode is None:
+            continue
+        value = float(getattr(mode, field))
+        ratio = _ratio(value, base_system if field == "system_cpu_s_per_100" else base)
+        add(
+            f"{mode.label}: {what} CPU per run ≤ ×{limit:g} the loop's",
+            f"{value:g} vs {base_system if field == 'system_cpu_s_per_100' else base:g} s / 100"
+            + (f" (×{ratio:.2f})" if ratio is not None else ""),
+            ratio is not None and ratio <= limit,
+        )
+
+
 def _backend_targets(
-    backend: Backend, modes: dict[str, ModeResult], *, size: int, rpm: int
+    backend: Backend,
+    modes: dict[str, ModeResult],
+    *,
+    size: int,
+    rpm: int,
+    longest_s: float,
+    run_policy: PollPolicy,
 ) -> list[Target]:
     out: list[Target] = []
 
@@ -95,11 +153,15 @@ def _backend_targets(
         must_hold=True,
     )
     loop, poll, hook = modes.get(BASELINE), modes.get("polling"), modes.get("webhooks")
+    policy = run_policy.model_copy(update={"webhooks": True})
     if hook and backend == "responses":
+        allowed = webhook_reads_allowed(longest_s, policy)
         add(
-            f"durable webhooks: ≤ {WEBHOOK_READS_PER_OBJECT} status read per response object",
+            f"durable webhooks: ≤ {allowed} status read{'s' if allowed > 1 else ''} per "
+            f"response object (runs up to {longest_s:g} s; safety checks at "
+            f"{policy.safety_poll_s:g} s ×{policy.safety_poll_backoff:g})",
             f"max {hook.status_reads_per_object_max}, mean {hook.status_reads_per_object:g}",
-            hook.status_reads_per_object_max <= WEBHOOK_READS_PER_OBJECT,
+            hook.status_reads_per_object_max <= allowed,
         )
         p50 = hook.delivery_p50_ms
         add(
@@ -107,6 +169,25 @@ def _backend_targets(
             f"{p50} ms ({hook.terminal_events_delivered}/{hook.runs} terminal events delivered)",
             p50 is not None and p50 < WEBHOOK_DELIVERY_P50_MS,
         )
+    lost_hooks = modes.get("webhooks_lost")
+    if lost_hooks:
+        bound_s = lost_webhook_notice_bound_s(longest_s, policy)
+        worst = lost_hooks.latency_max_ms
+        add(
+            f"{lost_hooks.label}: every run noticed within {bound_s:g} s of its end",
+            f"max {worst} ms, mean reads / object {lost_hooks.status_reads_per_object:g}",
+            worst is not None and worst <= bound_s * 1000,
+        )
+    if loop and backend == "responses" and not rpm:
+        _cpu_targets(add, loop, poll, hook)
+        applies = size <= THROUGHPUT_MAX_SIZE
+        note = "" if applies else f" (a target up to {THROUGHPUT_MAX_SIZE} runs; reported)"
+        for mode in (m for m in (poll, hook) if m is not None):
+            add(
+                f"{mode.label}: runs / s ≥ the loop's{note}",
+                f"{mode.runs_per_s:g} vs {loop.runs_per_s:g}",
+                mode.runs_per_s >= loop.runs_per_s if applies else None,
+            )
     if poll and loop:
         applies = size <= POLLING_RATIO_MAX_SIZE
         note = "" if applies else f" (a target up to {POLLING_RATIO_MAX_SIZE} runs; reported)"
@@ -140,7 +221,8 @@ def _backend_targets(
     durable = [r for r in modes.values() if r.process == "worker"]
     if durable:
         rss = max(r.peak_rss_mib for r in durable)
-        add(f"worker peak RSS < {RSS_LIMIT_MIB:g} MiB", f"max {rss} MiB", rss < RSS_LIMIT_MIB)
+        limit = SCALE_RSS_LIMIT_MIB if size > SCALE_SIZE else RSS_LIMIT_MIB
+        add(f"worker peak RSS < {limit:g} MiB", f"max {rss} MiB", rss < limit)
     busiest = max(modes.values(), key=lambda r: r.emulator_cpu_share)
     add(
         f"emulator not the bottleneck (CPU s / wall s < {EMULATOR_BUSY_SHARE:g})",
@@ -150,7 +232,9 @@ def _backend_targets(
     return out
 
 
-def targets(results: Results, *, size: int, rpm: int) -> list[Target]:
+def targets(
+    results: Results, *, size: int, rpm: int, longest_s: float, poll: PollPolicy = DEFAULT_POLL
+) -> list[Target]:
     """Evaluate the issue's targets on the measured figures, table by table.
 
     Must hold (the exit status): every run completes and none is lost. Measured, printed met or
@@ -161,13 +245,16 @@ def targets(results: Results, *, size: int, rpm: int) -> list[Target]:
     """
     out: list[Target] = []
     for backend, modes in results.items():
-        out += _backend_targets(backend, modes, size=size, rpm=rpm)
+        out += _backend_targets(
+            backend, modes, size=size, rpm=rpm, longest_s=longest_s, run_policy=poll
+        )
     return out
 
 
 ROWS: list[tuple[str, str]] = [
     ("completed", "completed"),
     ("lost", "lost"),
+    ("peak_in_flight", "peak runs in flight"),
     ("objects_per_run", "API objects / run"),
     ("status_reads_per_run", "status reads / run"),
     ("status_reads_per_object", "status reads / object"),
@@ -206,15 +293,19 @@ def table_title(
     rpm: int,
     durations: tuple[int, int],
     webhook_delay_ms: tuple[int, int],
+    poll: PollPolicy = DEFAULT_POLL,
 ) -> str:
-    """The title of one backend's table: backend, size, durations, budget, delivery delay."""
+    """The title of one backend's table: backend, size, durations, budget, delivery delay, and
+    the durable runs' poll policy when it is not the default."""
     low, high = durations
     budget = f"budget {rpm} rpm" if rpm else "no API budget"
     d_low, d_high = webhook_delay_ms
     delay = f"{d_low} ms" if d_low == d_high else f"{d_low}–{d_high} ms uniform"
+    changed = poll.model_dump(exclude_defaults=True)
+    policy = f", durable PollPolicy {changed}" if changed else ""
     return (
         f"{BACKEND_TITLES[backend]}\n{size} concurrent runs of {low / 1000:g}–{high / 1000:g} s, "
-        f"{budget}, webhook delivery delay {delay}"
+        f"{budget}, webhook delivery delay {delay}{policy}"
     )
 
 
@@ -226,12 +317,18 @@ def print_report(
     rpm: int,
     durations: tuple[int, int],
     webhook_delay_ms: tuple[int, int],
+    poll: PollPolicy = DEFAULT_POLL,
 ) -> None:
     """Print one table per backend (ratios against its loop), then the targets."""
     console = Console(width=180)
     for backend, modes in results.items():
         title = table_title(
-            backend, size=size, rpm=rpm, durations=durations, webhook_delay_ms=webhook_delay_ms
+            backend,
+            size=size,
+            rpm=rpm,
+            durations=durations,
+            webhook_delay_ms=webhook_delay_ms,
+            poll=poll,
         )
         table = Table(title=title, caption=f"webhook events: {EVENT_SHAPES[backend]}. {CPU_NOTE}")
         table.add_column("metric")
@@ -286,13 +383,19 @@ def document(
     rpm: int,
     durations: tuple[int, int],
     webhook_delay_ms: tuple[int, int],
+    poll: PollPolicy = DEFAULT_POLL,
 ) -> dict[str, Any]:
     """The JSON document: date, machine, parameters, one table per backend, targets."""
     tables = [
         {
             "backend": backend,
             "title": table_title(
-                backend, size=size, rpm=rpm, durations=durations, webhook_delay_ms=webhook_delay_ms
+                backend,
+                size=size,
+                rpm=rpm,
+                durations=durations,
+                webhook_delay_ms=webhook_delay_ms,
+                poll=poll,
             ),
             "event_shape": {mode: r.event_shape for mode, r in modes.items()},
             "thread_run_webhooks": backend == "assistants" and "webhooks" in modes,
@@ -309,6 +412,7 @@ def document(
         "rpm_budget": rpm,
         "durations_ms": list(durations),
         "webhook_delay_ms": list(webhook_delay_ms),
+        "poll_policy": poll.model_dump(),
         "cpu_note": CPU_NOTE,
         "tables": tables,
         "targets": [c.model_dump() for c in checks],

@@ -21,10 +21,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.modes import ALL_MODES, BACKEND_MODES, BACKENDS, BenchConfig, Mode, run_mode
+from pydantic import ValidationError
+
+from bench.modes import (
+    ALL_MODES,
+    BACKEND_MODES,
+    BACKENDS,
+    DEFAULT_POLL,
+    EXTRA_MODES,
+    BenchConfig,
+    Mode,
+    run_mode,
+)
 from bench.report import Results, document, draw_chart, print_report, targets
 from bench.workload import DURATION_RANGE_MS, NO_WEBHOOK_DELAY_MS, workload
-from durable_runs.models import Backend
+from durable_runs.models import Backend, PollPolicy
 
 DEFAULT_RPM = 0
 """Default API budget per minute: none, as a worker is configured by default (the README's
@@ -69,6 +80,14 @@ def delay_range(text: str) -> tuple[int, int]:
     return bounds
 
 
+def poll_policy(text: str) -> PollPolicy:
+    """Parse `--poll JSON`: fields of the durable runs' `PollPolicy`."""
+    try:
+        return PollPolicy.model_validate_json(text)
+    except ValidationError as err:
+        raise argparse.ArgumentTypeError(f"not a PollPolicy: {err}") from err
+
+
 def backend_list(text: str) -> list[Backend]:
     """Parse `--backends responses,assistants` (printed Responses first whatever the order)."""
     names = {part.strip() for part in text.split(",") if part.strip()}
@@ -89,6 +108,7 @@ async def benchmark(
     rpm: int = DEFAULT_RPM,
     durations: tuple[int, int] = DURATION_RANGE_MS,
     webhook_delay_ms: tuple[int, int] = NO_WEBHOOK_DELAY_MS,
+    poll: PollPolicy = DEFAULT_POLL,
 ) -> Results:
     """Run the workload of `size` runs in each of `modes` that exists on each backend.
 
@@ -96,7 +116,7 @@ async def benchmark(
         The figures per backend (Responses first) and mode, in the order run.
     """
     specs = workload(size, durations, webhook_delay_ms)
-    config = BenchConfig(out_dir=out_dir, rpm=rpm, webhook_secret=new_webhook_secret())
+    config = BenchConfig(out_dir=out_dir, rpm=rpm, webhook_secret=new_webhook_secret(), poll=poll)
     results: Results = {}
     for backend in [b for b in BACKENDS if b in backends]:
         for mode in [m for m in BACKEND_MODES[backend] if m in modes]:
@@ -114,6 +134,7 @@ def run_benchmark(
     rpm: int = DEFAULT_RPM,
     durations: tuple[int, int] = DURATION_RANGE_MS,
     webhook_delay_ms: tuple[int, int] = NO_WEBHOOK_DELAY_MS,
+    poll: PollPolicy = DEFAULT_POLL,
 ) -> dict[str, Any]:
     """Run the benchmark, print the tables, write `bench-<size>.json` and `.png` in `out_dir`.
 
@@ -130,6 +151,7 @@ def run_benchmark(
             rpm=rpm,
             durations=durations,
             webhook_delay_ms=webhook_delay_ms,
+            poll=poll,
         )
     )
     params: dict[str, Any] = {
@@ -137,8 +159,9 @@ def run_benchmark(
         "rpm": rpm,
         "durations": durations,
         "webhook_delay_ms": webhook_delay_ms,
+        "poll": poll,
     }
-    checks = targets(results, size=size, rpm=rpm)
+    checks = targets(results, size=size, rpm=rpm, longest_s=durations[1] / 1000, poll=poll)
     print_report(results, checks, **params)
     doc = document(results, checks, **params)
     (out_dir / f"bench-{size}.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -161,9 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--modes",
         nargs="+",
-        choices=ALL_MODES,
+        choices=ALL_MODES + EXTRA_MODES,
         default=list(ALL_MODES),
-        help="modes to run on each backend (sdk exists on Assistants only)",
+        help="modes to run on each backend (default: all but webhooks_lost; sdk exists on "
+        "Assistants only, webhooks_lost on Responses only)",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument(
@@ -185,6 +209,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="hold each webhook event N ms (or uniform over LOW-HIGH, drawn per run) before "
         "its first delivery attempt (default 0)",
     )
+    parser.add_argument(
+        "--poll",
+        type=poll_policy,
+        default=DEFAULT_POLL,
+        metavar="JSON",
+        help="the durable runs' PollPolicy fields as JSON, e.g. "
+        '\'{"initial_interval_s": 10, "backoff": 2, "max_interval_s": 120, "deadline_s": 1800}\' '
+        "(default: the defaults; webhook modes set webhooks)",
+    )
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error("--size must be at least 1")
@@ -196,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rpm=args.rpm,
         durations=args.durations,
         webhook_delay_ms=args.webhook_delay_ms,
+        poll=args.poll,
     )
     return 0 if doc["ok"] else 1
 

@@ -261,9 +261,10 @@ async def run_demo(config: StackConfig, console: Console) -> int:
         stats = await fetch_stats(stack)
         console.print(comparison_table(outcomes, stats))
         console.print(
-            "Polling reads the run on a backoff timer, so it pays reads and notices completion "
-            "up to one interval late. In webhook mode the emulator's signed event reaches the "
-            "bridge, which signals the workflow at once (the timer is only a 30 s safety poll): "
+            "Polling reads the run on a backoff schedule (one poll activity, its attempts spaced "
+            "by the Temporal server), so it pays reads and notices completion up to one interval "
+            "late. In webhook mode the emulator's signed event reaches the bridge, which signals "
+            "the workflow at once (a timer is only the slow safety poll): "
             "a response.completed event carries only the id, as OpenAI's do, so the bridge reads "
             "the response once and hands it over; (d)'s thread.run.* events carry the run itself, "
             "an emulator extension that OpenAI does not send."

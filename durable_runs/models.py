@@ -7,7 +7,7 @@ no settings, no clients, no I/O.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -89,7 +89,13 @@ class PollPolicy(Frozen):
         max_interval_s: Cap on the wait between checks.
         deadline_s: Overall budget for the run; past it the run is cancelled at the API.
         webhooks: Webhook mode: events are the fast path, the timer is a slow safety poll.
-        safety_poll_s: The wait between checks in webhook mode.
+        safety_poll_s: Webhook mode: the first safety check comes this long after the create.
+        safety_poll_backoff: Webhook mode: multiplier of the wait after each safety check, so
+            a long run costs a few reads, not one per `safety_poll_s`.
+        safety_poll_max_s: Webhook mode: cap on the wait between safety checks. With webhooks
+            lost, a run that ends T seconds after its create is noticed at most
+            `T + safety_poll_s` seconds after it ended (with the default backoff of 2), and
+            never more than this late.
         checks_per_history: Checks after which the workflow continues as new, so its history
             stays bounded (Temporal's own suggestion also triggers it).
     """
@@ -101,7 +107,19 @@ class PollPolicy(Frozen):
     max_interval_s: Seconds = 5.0
     deadline_s: Seconds = 600.0
     webhooks: bool = False
-    safety_poll_s: Seconds = 30.0
+    safety_poll_s: Seconds = 120.0
+    safety_poll_backoff: float = Field(default=2.0, ge=1, allow_inf_nan=False)
+    safety_poll_max_s: Seconds = 600.0
+
+    def wait_after(self, reads: int, *, hint_ms: int | None = None) -> timedelta:
+        """Polling: the wait after `reads` reads of one object saw no change.
+
+        The first read follows one initial interval; each wait is `backoff` times the one
+        before, up to `max_interval_s`; the server's poll-after hint is a lower bound.
+        """
+        interval_s = min(self.initial_interval_s * self.backoff**reads, self.max_interval_s)
+        return timedelta(seconds=max(interval_s, (hint_ms or 0) / 1000))
+
     checks_per_history: int = Field(default=500, ge=1)
 
 
@@ -338,6 +356,38 @@ class ObjectRef(Frozen):
     thread_id: str | None = None
 
 
+class PollInput(Frozen):
+    """Input of a backend's `poll` activity: read until the object changes, on retries.
+
+    Attributes:
+        ref: The object to read.
+        status: Its status as the workflow knows it; a read that shows another one returns.
+        first_due_at: When the first read is due (the create plus the first interval); an
+            attempt that starts sooner waits for it on the server, with no read.
+        poll: The run's policy: the waits between reads grow as in a polling loop.
+        reads_before: Reads of this object by earlier `poll` activities (the backoff goes on
+            from there).
+    """
+
+    ref: ObjectRef
+    status: str
+    first_due_at: datetime
+    poll: PollPolicy
+    reads_before: int = 0
+
+
+class PolledSnapshot(Frozen):
+    """What a `poll` activity returns: the first read that showed a change.
+
+    Attributes:
+        snapshot: That read.
+        reads: Reads the activity made in all its attempts (the last one included).
+    """
+
+    snapshot: RunSnapshot
+    reads: int
+
+
 class SubmitInput(Frozen):
     """Input of a backend's `submit_tool_outputs` activity.
 
@@ -415,6 +465,8 @@ class RunResult(Frozen):
     usage: Usage | None = None
     api_calls: dict[str, int] = Field(default_factory=dict)
     checks: int = 0
+    object_reads: int = 0
+    """Reads of the current object by `poll` activities, which continue its backoff."""
     events_applied: int = 0
     tool_rounds: int = 0
     restarts: int = 0
@@ -453,6 +505,8 @@ class RunProgress(BaseModel):
     pending_events: list[RunEvent] = Field(default_factory=list)
     api_calls: dict[str, int] = Field(default_factory=dict)
     checks: int = 0
+    object_reads: int = 0
+    """Reads of the current object by `poll` activities, which continue its backoff."""
     events_applied: int = 0
     tool_rounds: int = 0
     restarts: int = 0

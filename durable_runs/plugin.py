@@ -33,7 +33,9 @@ from temporalio.worker import (
     Worker,
     WorkerConfig,
     WorkerTuner,
+    WorkflowRunner,
 )
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from durable_runs.activities.assistants import AssistantsActivities
 from durable_runs.activities.contract import BackendActivities
@@ -49,6 +51,9 @@ from durable_runs.settings import (
 from durable_runs.workflows.run import LegacyRunWorkflow, RunWorkflow
 
 PLUGIN_NAME = "durable_runs.DurableRunsPlugin"
+
+OWN_PACKAGE = "durable_runs"
+"""Our import name: its modules are passed through the workflow sandbox."""
 
 RUN_WORKFLOWS: Sequence[type] = (RunWorkflow, LegacyRunWorkflow)
 """The workflows the plugin registers: the run state machine, also under its former type name
@@ -77,6 +82,24 @@ def with_pydantic_payloads(existing: DataConverter | None) -> DataConverter:
             f"client's data converter uses {base.payload_converter_class.__name__}"
         )
     return dataclasses.replace(base, payload_converter_class=PydanticPayloadConverter)
+
+
+def with_own_modules_passed_through(runner: WorkflowRunner | None) -> WorkflowRunner:
+    """The worker's workflow runner, with our modules imported once instead of once per run.
+
+    The sandbox re-imports a workflow's module, and every module it imports that is not passed
+    through, for each run it starts. Our run workflows skip the sandbox (`workflows.run`); a
+    sandboxed workflow that uses durable-runs (the user's business workflows, our examples)
+    would still re-import all of `durable_runs` for each of its runs. Our modules keep no state
+    at module level, so they are passed through; the user's own modules keep the sandbox as
+    configured. A runner other than the sandbox is kept.
+    """
+    if runner is None:
+        runner = SandboxedWorkflowRunner()
+    if not isinstance(runner, SandboxedWorkflowRunner):
+        return runner
+    restrictions = runner.restrictions.with_passthrough_modules(OWN_PACKAGE)
+    return dataclasses.replace(runner, restrictions=restrictions)
 
 
 def per_second_rate(rpm: int) -> float:
@@ -170,6 +193,7 @@ class DurableRunsPlugin(SimplePlugin):
             data_converter=with_pydantic_payloads,
             workflows=list(RUN_WORKFLOWS),
             activities=[ToolActivities(tools).run_tool],
+            workflow_runner=with_own_modules_passed_through,
         )
         self._openai = openai
         self._tools = tools
@@ -240,6 +264,7 @@ def _api_calls(backend: BackendActivities) -> list[Callable[..., Awaitable[objec
         backend.prepare,
         backend.start,
         backend.read,
+        backend.poll,
         backend.submit_tool_outputs,
         backend.cancel,
         backend.answer,

@@ -224,6 +224,48 @@ MUTANTS: tuple[Mutant, ...] = (
         "",
         "a webhook id already applied is applied again",
     ),
+    Mutant(
+        "safety-poll-fixed",
+        "workflows/rules.py",
+        "delay_s = min(schedule.delay_s * poll.safety_poll_backoff, poll.safety_poll_max_s)",
+        "delay_s = schedule.delay_s",
+        "the safety poll never grows: a long webhook run is read every `safety_poll_s`",
+    ),
+    Mutant(
+        "poll-backoff-restarts",
+        "durable_runs/models.py",
+        "self.initial_interval_s * self.backoff**reads",
+        "self.initial_interval_s",
+        "polling reads every initial interval, without backoff",
+    ),
+    Mutant(
+        "poll-hint-ignored",
+        "durable_runs/models.py",
+        "max(interval_s, (hint_ms or 0) / 1000)",
+        "interval_s",
+        "polling ignores the server's poll-after hint",
+    ),
+    Mutant(
+        "poll-schedule-drifts",
+        "activities/polling.py",
+        "return max(due - now, interval * MIN_WAIT_SHARE, hint)",
+        "return max(interval, hint)",
+        "each wait counts from the end of the read before it: dispatch and read times add up",
+    ),
+    Mutant(
+        "poll-returns-on-no-change",
+        "activities/polling.py",
+        "return snapshot.status != known_status or",
+        "return True or",
+        "every read returns to the workflow: a workflow task per read again",
+    ),
+    Mutant(
+        "poll-misses-tool-calls",
+        "activities/polling.py",
+        " or snapshot.needs_tool_outputs or",
+        " or",
+        "a poll keeps waiting on a run that needs tool outputs under its known status",
+    ),
 )
 
 

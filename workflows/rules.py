@@ -37,18 +37,29 @@ class Schedule:
     check_due_at: datetime | None
 
 
+def _first_interval_s(poll: PollPolicy) -> float:
+    return poll.safety_poll_s if poll.webhooks else poll.initial_interval_s
+
+
 def restart_schedule(poll: PollPolicy, now: datetime) -> Schedule:
-    """A new run or tool step: the first check is due one initial interval from `now`."""
-    delay_s = poll.initial_interval_s
+    """A new run or tool step: the first check is due one first interval from `now`.
+
+    The first interval is `poll.initial_interval_s`, or `poll.safety_poll_s` in webhook mode.
+    """
+    delay_s = _first_interval_s(poll)
     return Schedule(delay_s=delay_s, check_due_at=now + timedelta(seconds=delay_s))
 
 
 def advance_schedule(schedule: Schedule, poll: PollPolicy) -> Schedule:
     """A due check is being made: the next one is due one longer interval after it.
 
-    The interval grows by `poll.backoff` up to `poll.max_interval_s`.
+    Polling, the interval grows by `poll.backoff` up to `poll.max_interval_s`; in webhook mode
+    the safety poll grows by `poll.safety_poll_backoff` up to `poll.safety_poll_max_s`.
     """
-    delay_s = min(schedule.delay_s * poll.backoff, poll.max_interval_s)
+    if poll.webhooks:
+        delay_s = min(schedule.delay_s * poll.safety_poll_backoff, poll.safety_poll_max_s)
+    else:
+        delay_s = min(schedule.delay_s * poll.backoff, poll.max_interval_s)
     due = schedule.check_due_at
     if due is not None:
         due += timedelta(seconds=delay_s)
@@ -60,11 +71,11 @@ def next_wait(
 ) -> tuple[float, Schedule]:
     """Seconds to wait before the next check, and the schedule after that decision.
 
-    Polling, checks are due on the backoff schedule counted from the create, so the time each
-    check takes does not add up over the run as it does in a sleep-then-retrieve loop; a check
-    that ended late still leaves `MIN_WAIT_SHARE` of the interval before the next. The server's
-    poll-after hint is a lower bound, and a check it puts off moves the schedule with it. In
-    webhook mode the wait is the safety poll.
+    Checks are due on the schedule counted from the create, so the time each check takes does
+    not add up over the run as it does in a sleep-then-retrieve loop; a check that ended late
+    still leaves `MIN_WAIT_SHARE` of the interval before the next. The server's poll-after hint
+    is a lower bound, and a check it puts off moves the schedule with it. In webhook mode the
+    checks are the safety poll, and events in between do not move it.
 
     Args:
         schedule: The schedule as it stands.
@@ -73,8 +84,9 @@ def next_wait(
         now: The current (workflow) time.
     """
     hint_s = (hint_ms or 0) / 1000
-    if poll.webhooks:
-        return max(poll.safety_poll_s, hint_s), schedule
+    if poll.webhooks and schedule.delay_s < poll.safety_poll_s:
+        # State carried from a version whose safety poll did not use the schedule.
+        schedule = restart_schedule(poll, now)
     due = schedule.check_due_at
     if due is None:
         return max(schedule.delay_s, hint_s), schedule

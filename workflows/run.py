@@ -1,14 +1,23 @@
 """`RunWorkflow`: one OpenAI run as a durable, backend-neutral state machine.
 
-create ─► WAIT ─► READ ─► (tools ─► submit)* ─► answer. WAIT is "a run event or the backoff
-timer, whichever comes first", so webhook signals end a wait at once; READ uses the event's
-snapshot when it carries one, else one retrieve activity.
+create ─► WAIT ─► READ ─► (tools ─► submit)* ─► answer. Polling, WAIT and READ are one `poll`
+activity whose attempts each read once, spaced by the server's retries on the backoff schedule,
+until the run changes (`activities.polling`): no timer or workflow task per read. In webhook mode
+WAIT is "a run event or the safety-poll timer, whichever comes first", so webhook signals end a
+wait at once, and READ uses the event's snapshot when it carries one, else one `read` activity.
 
 The pure decisions (backoff schedule, staleness, applying events) live in `workflows.rules`;
 every API call goes through the backend contract (`activities.contract.BackendActivities`),
 with the timeouts, retry policies and priorities of `durable_runs.options`. The same machine is
 registered twice: as `RunWorkflow`, and as `LegacyRunWorkflow` under the former type name
 `AssistantRunWorkflow`, so that runs started before the rename finish.
+
+Both types run outside the workflow sandbox (`sandboxed=False`): our modules are passed through
+it anyway (`DurableRunsPlugin`), so it guarded nothing of ours, and it was the largest worker
+cost per run (a code run per activation, an import hook per thread switch). What guards the
+determinism of this module instead: no state at module level, time only from `workflow.now()`,
+and the recorded histories of every version replaying in CI (`tests/test_replay.py`). A user's
+own workflows keep the sandbox.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from typing import NoReturn, TypeVar
 from temporalio import exceptions as temporal_exceptions
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -30,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from durable_runs import search_attributes as sa
     from durable_runs.activities.assistants import AssistantsActivities
     from durable_runs.activities.contract import BackendActivities
+    from durable_runs.activities.polling import NOT_DUE
     from durable_runs.activities.responses import ResponsesActivities
     from durable_runs.activities.tools import ToolActivities
     from durable_runs.models import (
@@ -38,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         Conversation,
         LegacyRunRequest,
         ObjectRef,
+        PollInput,
         PrepareInput,
         RunError,
         RunEvent,
@@ -60,6 +71,12 @@ from durable_runs.workflows import rules
 
 InputT = TypeVar("InputT")
 OutputT = TypeVar("OutputT")
+
+POLL_ON_RETRIES_PATCH = "poll-on-retries"
+"""Patch id: polling is one `poll` activity per change, its reads spaced by the server's
+retries (no timer, workflow task or history event per read), and a Responses run makes no
+`prepare` call. Asked once at the start of every run: histories without the marker replay the
+earlier timer-and-read loop."""
 
 SHIELDED_CREATE_PATCH = "shielded-create"
 """Patch id: a cancellation that arrives during a create waits for it (older histories
@@ -103,6 +120,7 @@ class _RunStateMachine:
             given = info.typed_search_attributes
             self._published = {k.name: v for k in sa.ALL_KEYS if (v := given.get(k)) is not None}
         self._creating: asyncio.Future[None] | None = None
+        self._polls_on_retries = False
 
     def _continue_as_new(self, state: RunProgress) -> NoReturn:
         """Continue as new under this workflow's type, carrying `state`."""
@@ -137,11 +155,11 @@ class _RunStateMachine:
     async def _run(self) -> RunResult:
         """Run the state machine until the run ends, the deadline passes or we are cancelled."""
         state = self._state
+        self._polls_on_retries = workflow.patched(POLL_ON_RETRIES_PATCH)
         self._publish()
         try:
             if state.conversation is None:
-                prepare = PrepareInput(workflow_id=self._workflow_id, request=self._request)
-                state.conversation = await self._call("prepare", self._backend.prepare, prepare)
+                state.conversation = await self._prepare()
             if state.snapshot is None:
                 await self._start_object()
             return await self._loop(state)
@@ -179,7 +197,47 @@ class _RunStateMachine:
                 return await self._finish(snapshot.status)
             if self._should_continue_as_new():
                 self._continue_as_new(state)
-            await self._wait_and_check()
+            if self._polls_on_retries and not self._request.poll.webhooks:
+                await self._poll()
+            else:
+                await self._wait_and_check()
+
+    async def _prepare(self) -> Conversation:
+        """Where the run happens: an Assistants thread; nothing to create for Responses."""
+        if self._request.backend == "responses" and self._polls_on_retries:
+            return Conversation()
+        prepare = PrepareInput(workflow_id=self._workflow_id, request=self._request)
+        return await self._call("prepare", self._backend.prepare, prepare)
+
+    async def _poll(self) -> None:
+        """Polling: one `poll` activity reads, on the server's retries, until the run changes."""
+        state = self._state
+        snapshot = self._snapshot
+        poll = self._request.poll
+        first_due_at = workflow.now() + poll.wait_after(
+            state.object_reads, hint_ms=snapshot.poll_after_ms
+        )
+        self._next_check_at = first_due_at
+        poll_input = PollInput(
+            ref=self._ref(snapshot),
+            status=snapshot.status,
+            first_due_at=first_due_at,
+            poll=poll,
+            reads_before=state.object_reads,
+        )
+        try:
+            polled = await self._call("read", self._backend.poll, poll_input)
+        except TimedOut as timeout:
+            reads = _reads_before_timeout(timeout)
+            state.checks += reads
+            state.api_calls["read"] += reads - 1
+            raise
+        finally:
+            self._next_check_at = None
+        state.object_reads += polled.reads
+        state.checks += polled.reads
+        state.api_calls["read"] += polled.reads - 1
+        self._set_snapshot(polled.snapshot)
 
     async def _wait_and_check(self) -> None:
         state = self._state
@@ -255,6 +313,7 @@ class _RunStateMachine:
     def _adopt_created(self, snapshot: RunSnapshot) -> None:
         """A new run or response: its checks start on a fresh schedule."""
         self._set_schedule(rules.restart_schedule(self._request.poll, workflow.now()))
+        self._state.object_reads = 0
         self._set_snapshot(snapshot)
 
     async def _tool_round(self, snapshot: RunSnapshot) -> None:
@@ -428,8 +487,17 @@ class _RunStateMachine:
                 priority=options.priority(kind),
             )
         except ActivityError as err:
-            if isinstance(err.cause, temporal_exceptions.TimeoutError) and kind != "cancel":
+            # A schedule-to-close timeout ends the call as a timeout; when it would fall inside
+            # the wait before a retry, the server fails it at once, with the last attempt's
+            # error as the cause and the timeout as the retry state.
+            timed_out = isinstance(err.cause, temporal_exceptions.TimeoutError) or (
+                err.retry_state == RetryState.TIMEOUT
+            )
+            if timed_out and kind != "cancel":
                 raise TimedOut from err
+            if isinstance(err.cause, temporal_exceptions.CancelledError):
+                # The run was cancelled while the call waited (a `poll` between its reads).
+                raise asyncio.CancelledError from err
             raise ApplicationError(
                 f"{kind} failed: {_cause(err)}", type="OpenAIError", non_retryable=True
             ) from err
@@ -472,7 +540,7 @@ class _RunStateMachine:
         )
 
 
-@workflow.defn(failure_exception_types=[ValidationError])
+@workflow.defn(failure_exception_types=[ValidationError], sandboxed=False)
 class RunWorkflow(_RunStateMachine):
     """Drives one run (Responses background chain or Assistants run) to a final `RunResult`.
 
@@ -509,7 +577,7 @@ LEGACY_TYPE_NAME = "AssistantRunWorkflow"
 """The run workflow's type name before it covered both backends."""
 
 
-@workflow.defn(name=LEGACY_TYPE_NAME, failure_exception_types=[ValidationError])
+@workflow.defn(name=LEGACY_TYPE_NAME, failure_exception_types=[ValidationError], sandboxed=False)
 class LegacyRunWorkflow(_RunStateMachine):
     """`RunWorkflow` under its former type name, so that runs started before the rename end.
 
@@ -535,3 +603,15 @@ class LegacyRunWorkflow(_RunStateMachine):
 def _cause(err: ActivityError) -> str:
     cause = err.cause
     return str(cause) if cause is not None else str(err)
+
+
+def _reads_before_timeout(timeout: TimedOut) -> int:
+    """Reads a `poll` activity made before the deadline ended it (its last error's detail)."""
+    error = timeout.__cause__
+    cause = error.cause if isinstance(error, ActivityError) else None
+    if isinstance(cause, ApplicationError):
+        if cause.type == NOT_DUE:
+            return 0
+        if cause.details and isinstance(cause.details[0], int):
+            return cause.details[0]
+    return 1

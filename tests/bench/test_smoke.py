@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from bench.figures import ModeResult
-from bench.modes import BACKEND_MODES
+from bench.modes import ALL_MODES, BACKEND_MODES
 from bench.run import run_benchmark
 from bench.soak import run_soak
+from durable_runs.models import PollPolicy
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -31,7 +32,7 @@ def test_bench_both_backends_responses_first(tmp_path: Path) -> None:
     assert [t["backend"] for t in written["tables"]] == ["responses", "assistants"]
     for table in written["tables"]:
         backend = table["backend"]
-        assert list(table["modes"]) == list(BACKEND_MODES[backend])
+        assert list(table["modes"]) == [m for m in BACKEND_MODES[backend] if m in ALL_MODES]
         assert table["thread_run_webhooks"] is (backend == "assistants")
         for mode, figures in table["modes"].items():
             result = ModeResult.model_validate(figures)
@@ -59,6 +60,29 @@ def test_bench_both_backends_responses_first(tmp_path: Path) -> None:
     responses_hook = written["tables"][0]["modes"]["webhooks"]
     assert responses_hook["status_reads_per_object_max"] <= 1
     assert (tmp_path / "bench-3.png").stat().st_size > 0
+    assert doc["ok"] is True
+
+
+def test_bench_lost_webhooks_end_on_the_safety_poll(tmp_path: Path) -> None:
+    """With the bridge down, webhook-mode runs end on their safety checks, within the bound
+    the targets print (a short safety poll here, so the test takes seconds)."""
+    poll = PollPolicy(safety_poll_s=1, safety_poll_backoff=2, safety_poll_max_s=2)
+    doc = run_benchmark(
+        size=3,
+        out_dir=tmp_path,
+        backends=["responses"],
+        modes=["webhooks_lost"],
+        durations=(200, 1000),
+        poll=poll,
+    )
+    (table,) = doc["tables"]
+    lost = table["modes"]["webhooks_lost"]
+    assert (lost["completed"], lost["lost"]) == (3, 0)
+    assert not lost["terminal_events_delivered"]
+    assert lost["status_reads_per_object"] >= 1  # made by the worker: no bridge read them
+    assert doc["poll_policy"]["safety_poll_s"] == 1
+    (bound,) = [t for t in doc["targets"] if "noticed within" in t["name"]]
+    assert bound["ok"] is True, bound
     assert doc["ok"] is True
 
 

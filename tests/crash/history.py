@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle
 
@@ -25,14 +25,27 @@ def kind(event: HistoryEvent) -> str:
 
 
 async def idle_on_timer(handle: WorkflowHandle[Any, Any]) -> bool:
-    """True when the workflow waits on its backoff timer with no activity pending.
+    """True when the workflow waits between two reads with no API call in flight.
 
-    Killing the worker now cannot interrupt an API call: the crash lands in the WAIT. The timer
-    must also have `TIMER_MARGIN_S` left.
+    Polling, that is its `poll` activity waiting on the server for its next attempt; in webhook
+    mode (and in histories from before polling on retries), its backoff timer with no activity
+    pending. Killing the worker now cannot interrupt an API call: the crash lands in the WAIT.
+    The wait must also have `TIMER_MARGIN_S` left.
     """
     description = await handle.describe()
-    if description.raw_description.pending_activities:
-        return False
+    pending = list(description.raw_description.pending_activities)
+    now = datetime.now(UTC)
+    margin = timedelta(seconds=TIMER_MARGIN_S)
+    if pending:
+        if len(pending) != 1:
+            return False
+        (poll,) = pending
+        waiting = (
+            poll.activity_type.name.endswith(".poll")
+            and poll.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
+            and poll.HasField("next_attempt_schedule_time")
+        )
+        return waiting and poll.next_attempt_schedule_time.ToDatetime(tzinfo=UTC) - now >= margin
     history = await events(handle)
     if not history or kind(history[-1]) != "EVENT_TYPE_TIMER_STARTED":
         return False
@@ -41,7 +54,7 @@ async def idle_on_timer(handle: WorkflowHandle[Any, Any]) -> bool:
     fires_at = last.event_time.ToDatetime(tzinfo=UTC) + (
         last.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
     )
-    return fires_at - datetime.now(UTC) >= timedelta(seconds=TIMER_MARGIN_S)
+    return fires_at - now >= margin
 
 
 async def failed_attempts(handle: WorkflowHandle[Any, Any], activity_type: str) -> int:

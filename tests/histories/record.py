@@ -10,7 +10,9 @@ test derives it from the file name. Each scenario checks its own outcome before 
 written.
 
 Re-record when the workflow changes on purpose (a versioned change, with `workflow.patched`, keeps
-the old files replaying; an unversioned one must make the old files fail). The files in
+the old files replaying; an unversioned one must make the old files fail). After a versioned
+change, keep the files of the earlier version (they stand for its runs in flight) and record the
+new version's scenarios by name: `python -m tests.histories.record NAME ...`. The files in
 `tests/histories/AssistantRunWorkflow/` were recorded by the code before the workflow's rename
 and are kept as they are: they stand for the runs in flight at that upgrade.
 """
@@ -128,7 +130,9 @@ async def cancelled(handle: Handle, emulator: RunningEmulator) -> None:
     """The workflow was cancelled once its run existed; it cancelled the run."""
     for _ in range(200):
         stats = await emulator.stats()
-        if stats["runs_by_workflow"].get(handle.id):
+        if stats["runs_by_workflow"].get(handle.id) or stats.get("responses_by_workflow", {}).get(
+            handle.id
+        ):
             break
         await asyncio.sleep(0.05)
     else:
@@ -193,8 +197,45 @@ SCENARIOS = [
         req(WEATHER, backend="responses", tools=TOOLS),
         two_tool_rounds,
     ),
+    # Recorded by the version with the `poll-on-retries` patch (one `poll` activity per
+    # change, no `prepare` for Responses, a growing safety poll): `POLLS_ON_RETRIES`.
+    Scenario("polls_on_retries_responses_completed", req(backend="responses"), completed),
+    Scenario("polls_on_retries_assistants_completed", req(), completed),
+    Scenario(
+        "polls_on_retries_responses_tool_chain",
+        req(WEATHER, backend="responses", tools=TOOLS),
+        two_tool_rounds,
+    ),
+    Scenario(
+        "polls_on_retries_responses_timed_out",
+        req(
+            backend="responses",
+            poll=PollPolicy(initial_interval_s=0.2, max_interval_s=0.5, deadline_s=2),
+            metadata={"emu_outcome": "stay_queued"},
+        ),
+        timed_out,
+    ),
+    Scenario(
+        "polls_on_retries_responses_cancelled",
+        req(backend="responses", metadata={"emu_outcome": "stay_queued"}),
+        cancelled,
+    ),
+    Scenario(
+        "polls_on_retries_responses_webhook_event",
+        req(
+            backend="responses",
+            poll=PollPolicy(webhooks=True, deadline_s=300),
+            metadata={"emu_duration_ms": "1500"},
+        ),
+        webhook_applied,
+        webhooks=True,
+    ),
 ]
 """Every scenario the replay test expects a file for."""
+
+POLLS_ON_RETRIES = "polls_on_retries_"
+"""Name prefix of the scenarios recorded by the version with the `poll-on-retries` patch;
+the former type name (`AssistantRunWorkflow`) has files for the others only."""
 
 
 @asynccontextmanager

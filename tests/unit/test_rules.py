@@ -108,11 +108,39 @@ def test_the_poll_after_hint_is_a_lower_bound_that_moves_the_schedule() -> None:
     assert next_wait(schedule, POLL, hint_ms=100, now=at(9)) == (1.5, schedule)
 
 
-def test_webhook_mode_waits_the_safety_poll_or_the_hint() -> None:
+def test_webhook_mode_safety_checks_grow_from_the_create() -> None:
+    poll = PollPolicy(
+        webhooks=True, safety_poll_s=120, safety_poll_backoff=2, safety_poll_max_s=600
+    )
+    schedule = restart_schedule(poll, T0)
+    assert schedule == Schedule(delay_s=120.0, check_due_at=at(120))
+    assert next_wait(schedule, poll, hint_ms=None, now=T0) == (120.0, schedule)
+    due_times = []
+    for _ in range(5):
+        schedule = advance_schedule(schedule, poll)
+        assert schedule.check_due_at is not None
+        due_times.append((schedule.check_due_at - T0).total_seconds())
+    # 120, then waits of 240, 480, 600 (capped), 600: one safety check in a 300 s run.
+    assert due_times == [360.0, 840.0, 1440.0, 2040.0, 2640.0]
+
+
+def test_webhook_mode_hint_puts_a_safety_check_off() -> None:
     poll = PollPolicy(webhooks=True, safety_poll_s=30)
-    schedule = Schedule(delay_s=0.5, check_due_at=at(0.5))
-    assert next_wait(schedule, poll, hint_ms=None, now=T0) == (30.0, schedule)
-    assert next_wait(schedule, poll, hint_ms=45_000, now=T0) == (45.0, schedule)
+    schedule = restart_schedule(poll, T0)
+    assert next_wait(schedule, poll, hint_ms=45_000, now=T0) == (
+        45.0,
+        Schedule(delay_s=30.0, check_due_at=at(45)),
+    )
+
+
+def test_webhook_state_from_before_the_growing_safety_poll_restarts_it() -> None:
+    poll = PollPolicy(webhooks=True, safety_poll_s=30)
+    carried = Schedule(delay_s=0.5, check_due_at=at(0.5))
+    later = T0 + timedelta(seconds=100)
+    assert next_wait(carried, poll, hint_ms=None, now=later) == (
+        30.0,
+        Schedule(delay_s=30.0, check_due_at=later + timedelta(seconds=30)),
+    )
 
 
 def test_state_carried_by_an_older_run_waits_its_interval() -> None:

@@ -33,12 +33,21 @@ async def start(
 
 
 async def activity_attempts(handle: WorkflowHandle[Any, Any]) -> list[int]:
-    """The attempt number of every activity task the workflow's history shows started."""
+    """The attempt number of every activity task the workflow's history shows started.
+
+    `poll` activities are left out: their attempts are reads, not retries of a failure.
+    """
     history = await handle.fetch_history()
+    types = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
     return [
         e.activity_task_started_event_attributes.attempt
         for e in history.events
         if e.HasField("activity_task_started_event_attributes")
+        and not types[e.activity_task_started_event_attributes.scheduled_event_id].endswith(".poll")
     ]
 
 

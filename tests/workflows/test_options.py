@@ -53,9 +53,8 @@ async def test_without_options_a_run_schedules_the_built_in_defaults(
         name: a.priority.priority_key for name, a in scheduled.items() if name != "tools.run"
     }
     assert priorities == {
-        "responses.prepare": 4,
         "responses.start": 3,
-        "responses.read": 2,
+        "responses.poll": 2,
         "responses.submit_tool_outputs": 2,
     }
     tool = scheduled["tools.run"]
@@ -69,7 +68,7 @@ RUN_OPTIONS = ActivityOptions(
     api_retry_initial_interval=timedelta(seconds=2),
     tool_timeout=timedelta(seconds=40),
     tool_max_attempts=3,
-    priorities=CallPriorities(start=5, prepare=5),
+    priorities=CallPriorities(start=5, submit_tool_outputs=4),
 )
 
 
@@ -85,8 +84,8 @@ async def test_a_runs_own_options_are_what_its_activities_are_scheduled_with(
     assert _seconds(create.start_to_close_timeout) == 7.0
     assert _seconds(create.retry_policy.initial_interval) == 2.0
     assert create.priority.priority_key == 5
-    assert scheduled["responses.prepare"].priority.priority_key == 5
-    assert scheduled["responses.read"].priority.priority_key == 2  # not overridden
+    assert scheduled["responses.submit_tool_outputs"].priority.priority_key == 4
+    assert scheduled["responses.poll"].priority.priority_key == 2  # not overridden
     tool = scheduled["tools.run"]
     assert _seconds(tool.start_to_close_timeout) == 40.0
     assert tool.retry_policy.maximum_attempts == 3
@@ -106,8 +105,8 @@ async def test_a_worker_default_applies_to_runs_without_options_of_their_own(
             assert (await own.result()).status == "completed"
     plain_create = (await _scheduled(plain))["responses.start"]
     assert _seconds(plain_create.start_to_close_timeout) == 11.0
-    assert (await _scheduled(plain))["responses.read"].priority.priority_key == 1
+    assert (await _scheduled(plain))["responses.poll"].priority.priority_key == 1
     # The run's options win over the worker's, as a whole.
     own_scheduled = await _scheduled(own)
     assert _seconds(own_scheduled["responses.start"].start_to_close_timeout) == 7.0
-    assert own_scheduled["responses.read"].priority.priority_key == 2
+    assert own_scheduled["responses.poll"].priority.priority_key == 2

@@ -263,10 +263,39 @@ async def test_retried_create_makes_no_second_run(
     assert max(attempts) == 2  # the create was retried, and found its run
 
 
+async def test_polling_adds_no_history_per_read(
+    client: Client, worker_factory: WorkerFactory, backend: str
+) -> None:
+    # Many reads, on the server's retries of one `poll` activity per status change.
+    req = request(backend=backend, metadata={"emu_duration_ms": "2500"})
+    async with worker_factory(client) as queue:
+        handle = await start(client, queue, req)
+        result = await handle.result()
+    assert result.status == "completed" and result.answer == "4"
+    assert result.checks >= 6
+    history = await handle.fetch_history()
+    polls = [
+        e
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name.endswith(".poll")
+    ]
+    assert len(polls) <= 3  # queued -> in_progress -> completed
+    assert not [e for e in history.events if e.HasField("timer_started_event_attributes")]
+
+
 async def test_history_stays_bounded_with_continue_as_new(
     client: Client, worker_factory: WorkerFactory, emulator: RunningEmulator, backend: str
 ) -> None:
-    poll = FAST_POLL.model_copy(update={"checks_per_history": 3, "max_interval_s": 0.2})
+    # Webhook mode with no bridge: every safety check is a timer and a read in the history.
+    poll = FAST_POLL.model_copy(
+        update={
+            "checks_per_history": 3,
+            "webhooks": True,
+            "safety_poll_s": 0.1,
+            "safety_poll_backoff": 1.0,
+        }
+    )
     req = request(backend=backend, poll=poll, metadata={"emu_duration_ms": "2500"})
     async with worker_factory(client) as queue:
         handle = await start(client, queue, req)

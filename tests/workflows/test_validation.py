@@ -60,6 +60,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("poll.deadline_s", {"poll": {"deadline_s": "soon"}}),
     ("poll.webhooks", {"poll": {"webhooks": "maybe"}}),
     ("poll.safety_poll_s", {"poll": {"safety_poll_s": 0}}),
+    ("poll.safety_poll_backoff", {"poll": {"safety_poll_backoff": 0.5}}),
+    ("poll.safety_poll_max_s", {"poll": {"safety_poll_max_s": -1}}),
     ("poll.checks_per_history", {"poll": {"checks_per_history": 0}}),
     ("poll.deadline", {"poll": {"deadline": 60}}),
     ("on_expired", {"on_expired": "retry"}),
