@@ -10,13 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Only what the package needs (no .venv, tests, docs or emulator in the image). The wheel holds
+# Only what the package needs (no .venv, tests, docs or emulator in the image; .dockerignore keeps
+# them out of the build context too). The wheel holds
 # one import name, durable_runs: its workflows/ and activities/ are links to the top-level folders.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY durable_runs ./durable_runs
 COPY workflows ./workflows
 COPY activities ./activities
-RUN pip install . \
+# The versions CI tested (constraints.txt pins every dependency), not whatever is newest today.
+RUN pip install -c constraints.txt . \
     && useradd --create-home --uid 10001 durable \
     && rm -rf /app/build /app/*
 

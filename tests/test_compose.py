@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +101,40 @@ def test_bridge_exposes_8000(compose: dict[str, Any]) -> None:
 
 def test_dockerfile_installs_the_project_and_runs_the_cli() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^RUN pip install \.", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN pip install -c constraints\.txt \.", dockerfile, re.MULTILINE)
     assert 'ENTRYPOINT ["durable-runs"]' in dockerfile
     copied = set(re.findall(r"^COPY (\S+) ", dockerfile, re.MULTILINE))
     # What the wheel is built from (tests/test_packaging.py builds it from these alone).
     assert {"durable_runs", "workflows", "activities"} <= copied
+    assert re.search(r"^COPY .*\bconstraints\.txt\b", dockerfile, re.MULTILINE)
+
+
+def test_the_image_installs_pinned_versions_of_every_runtime_dependency() -> None:
+    """Each runtime dependency of the package, and its extras' packages, is pinned in
+    constraints.txt, which the image installs with."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = {
+        canonical(line.split("==")[0])
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    wanted = {
+        canonical(re.split(r"[\[<>=!;~ ]", d, maxsplit=1)[0])
+        for d in pyproject["project"]["dependencies"]
+    }
+    assert wanted and wanted <= pins, sorted(wanted - pins)
+
+
+def test_the_build_context_leaves_out_what_the_image_does_not_need() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "tests", "emulator", "docs", "bench"} <= ignored
+    copied = set(re.findall(r"^COPY (\S+) ", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    assert not copied & ignored  # nothing the image copies is left out of the context
+
+
+def canonical(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 async def test_setup_job_registers_the_attributes_on_a_real_server(
