@@ -20,13 +20,10 @@ from datetime import datetime, timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from durable_runs.models import ObjectRef, PolledSnapshot, PollInput, RunSnapshot
+from durable_runs.models import MIN_WAIT_SHARE, ObjectRef, PolledSnapshot, PollInput, RunSnapshot
 
 NOT_DUE = "CheckNotDue"
 """Error type of an attempt that started before the first read was due (it read nothing)."""
-
-MIN_WAIT_SHARE = 0.5
-"""A read that ended late never brings the next one closer than this share of its interval."""
 
 UNCHANGED = "RunUnchanged"
 """Error type of an attempt whose read showed the object as the workflow knew it."""

@@ -309,27 +309,17 @@ def table_title(
     )
 
 
-def print_report(
-    results: Results,
-    checks: list[Target],
-    *,
-    size: int,
-    rpm: int,
-    durations: tuple[int, int],
-    webhook_delay_ms: tuple[int, int],
-    poll: PollPolicy = DEFAULT_POLL,
-) -> None:
-    """Print one table per backend (ratios against its loop), then the targets."""
+def print_report(results: Results, checks: list[Target], *, titles: dict[str, str]) -> None:
+    """Print one table per backend (ratios against its loop), then the targets.
+
+    Args:
+        results: The figures per backend and mode.
+        checks: The targets, evaluated.
+        titles: Each backend's table title, as `document` wrote it.
+    """
     console = Console(width=180)
     for backend, modes in results.items():
-        title = table_title(
-            backend,
-            size=size,
-            rpm=rpm,
-            durations=durations,
-            webhook_delay_ms=webhook_delay_ms,
-            poll=poll,
-        )
+        title = titles[backend]
         table = Table(title=title, caption=f"webhook events: {EVENT_SHAPES[backend]}. {CPU_NOTE}")
         table.add_column("metric")
         for r in modes.values():

@@ -162,8 +162,8 @@ def run_benchmark(
         "poll": poll,
     }
     checks = targets(results, size=size, rpm=rpm, longest_s=durations[1] / 1000, poll=poll)
-    print_report(results, checks, **params)
     doc = document(results, checks, **params)
+    print_report(results, checks, titles={t["backend"]: t["title"] for t in doc["tables"]})
     (out_dir / f"bench-{size}.json").write_text(json.dumps(doc, indent=2) + "\n")
     if any(results.values()):
         draw_chart(results, out_dir / f"bench-{size}.png", size=size)

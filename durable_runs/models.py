@@ -77,6 +77,12 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+MIN_WAIT_SHARE = 0.5
+"""A check that ended late never brings the next one closer than this share of its interval,
+so a slow API or a binding budget is not answered with more reads (the workflow's schedule in
+`workflows.rules` and the `poll` activity's in `activities.polling` both keep it)."""
+
+
 class PollPolicy(Frozen):
     """How often to check the run, and for how long.
 

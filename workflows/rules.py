@@ -10,11 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from durable_runs.models import PollPolicy, RunEvent, RunSnapshot
-
-MIN_WAIT_SHARE = 0.5
-"""A check that ended late never brings the next one closer than this share of its interval,
-so a slow API or a binding budget is not answered with more reads."""
+from durable_runs.models import MIN_WAIT_SHARE, PollPolicy, RunEvent, RunSnapshot
 
 REMEMBERED_EVENT_IDS = 500
 """How many applied webhook ids a run remembers (duplicates come close together)."""

@@ -228,16 +228,19 @@ class _RunStateMachine:
         try:
             polled = await self._call("read", self._backend.poll, poll_input)
         except TimedOut as timeout:
-            reads = _reads_before_timeout(timeout)
-            state.checks += reads
-            state.api_calls["read"] += reads - 1
+            self._count_reads(_reads_before_timeout(timeout))
             raise
         finally:
             self._next_check_at = None
-        state.object_reads += polled.reads
-        state.checks += polled.reads
-        state.api_calls["read"] += polled.reads - 1
+        self._count_reads(polled.reads)
         self._set_snapshot(polled.snapshot)
+
+    def _count_reads(self, reads: int) -> None:
+        """Count the reads of one `poll` activity (`_call` counted it as one API call)."""
+        state = self._state
+        state.object_reads += reads
+        state.checks += reads
+        state.api_calls["read"] += reads - 1
 
     async def _wait_and_check(self) -> None:
         state = self._state
