@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from temporalio.client import Client, Plugin
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
 
+from durable_runs.payloads import data_converter
 from durable_runs.settings import Settings
 
 
@@ -70,7 +70,7 @@ async def connect(
     """
     return await Client.connect(
         **connect_config(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         plugins=plugins,
         lazy=lazy,
     )

@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "durable_runs.search_attributes": 1,
     "durable_runs.serving": 1,
     "durable_runs.temporal": 1,
+    "durable_runs.payloads": 1,
     "durable_runs.activities": 2,
     "durable_runs.workflows": 3,
     "durable_runs.plugin": 4,
