@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck unit check mutants bench soak browser clean
+.PHONY: demo test install lint typecheck unit check mutants bench soak browser compose-tool clean
 
 $(STAMP): pyproject.toml emulator/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 ## Everything CI runs: lint, types, the whole suite, the mutation check, the small benchmark
 ## and the small soak.
-test: $(STAMP) browser lint typecheck unit mutants bench soak
+test: $(STAMP) browser compose-tool lint typecheck unit mutants bench soak
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -50,6 +50,10 @@ soak: $(STAMP)
 ## Headless Chromium for the Temporal UI test (Debian's package; no browser download).
 browser:
 	@scripts/ensure-chromium.sh
+
+## A Compose implementation whose `config` validates the compose files (Debian's package).
+compose-tool:
+	@scripts/ensure-compose.sh
 
 clean:
 	rm -rf $(VENV) .durable-runs bench/out .pytest_cache .mypy_cache .ruff_cache
