@@ -54,9 +54,7 @@ def parse_codec_keys(text: str) -> tuple[CodecKey, ...]:
         if not sep:
             raise CodecKeysError(f"{where}: expected KEY_ID:BASE64_KEY")
         if not KEY_ID_PATTERN.fullmatch(key_id):
-            raise CodecKeysError(
-                f"{where}: key id {key_id!r} must be 1 to 64 of A-Z a-z 0-9 . _ -"
-            )
+            raise CodecKeysError(f"{where}: key id {key_id!r} must be 1 to 64 of A-Z a-z 0-9 . _ -")
         if any(k.key_id == key_id for k in keys):
             raise CodecKeysError(f"{where}: key id {key_id!r} is given twice")
         try:
