@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
@@ -27,6 +27,7 @@ from durable_runs.payloads import data_converter
 from durable_runs.payloads.encryption import EncryptionCodec
 from durable_runs.serving import Served, serving
 from durable_runs.settings import Settings
+from tests.cli.helpers import cli, env_vars
 from tests.conftest import WorkerFactory
 from tests.workflows.helpers import FAST_POLL
 
@@ -219,3 +220,25 @@ async def test_temporal_cli_reads_an_encrypted_history_through_it(
     assert mark in through_codec
     assert json.dumps(answer, ensure_ascii=False)[1:-1] in through_codec  # as JSON holds it
     assert mark not in await show()  # without the codec server: ciphertext only
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [(None, "DURABLE_RUNS_CODEC_KEYS is not set"), ("k1:AAAA", "the key is 3 bytes")],
+    ids=["no-keys", "short-key"],
+)
+async def test_cli_refuses_to_start_without_valid_keys(
+    keys: str | None,
+    named: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`durable-runs codec-server` without keys, or with a bad one, exits naming the variable."""
+    with env_vars(monkeypatch, DURABLE_RUNS_CODEC_KEYS=keys):
+        if keys is None:
+            ran = await cli(["codec-server", "--port", "1"], capsys)
+            assert ran.code == 1 and ran.err.count("\n") == 1
+            assert named in ran.err
+        else:
+            with pytest.raises(ValidationError, match=named):
+                await cli(["codec-server", "--port", "1"], capsys)
