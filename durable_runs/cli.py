@@ -149,6 +149,17 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_codec_server(args: argparse.Namespace) -> int:
+    """`durable-runs codec-server`: decrypt payloads for the Temporal UI and CLI (blocking)."""
+    from durable_runs.codec_server import CodecServerConfigError, serve
+
+    try:
+        serve(get_settings(), host=args.host, port=args.port, log_level=args.log_level)
+    except CodecServerConfigError as err:
+        raise CliError(str(err)) from err
+    return 0
+
+
 DEV_EXTRA_HINT = (
     "install the development extra from a checkout: make install "
     "(pip install -e '.[dev]' -e ./emulator)"
@@ -503,6 +514,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="uvicorn's log level; info logs every request (default %(default)s)",
     )
     bridge.set_defaults(func=cmd_bridge)
+
+    codec = sub.add_parser(
+        "codec-server",
+        help="serve the codec server: the Temporal UI shows encrypted payloads decrypted",
+        description="Serve Temporal's remote codec protocol (POST /encode, POST /decode) with "
+        "the keys of DURABLE_RUNS_CODEC_KEYS, for the Temporal UI (`temporal server start-dev "
+        "--ui-codec-endpoint URL`, or TEMPORAL_CODEC_ENDPOINT of the UI server) and the "
+        "`temporal` CLI (--codec-endpoint URL). CORS admits DURABLE_RUNS_CODEC_CORS_ORIGINS; "
+        "with DURABLE_RUNS_CODEC_TOKEN set, requests need `Authorization: Bearer <token>`.",
+    )
+    codec.add_argument("--host", default="127.0.0.1", help="default %(default)s")
+    codec.add_argument("--port", type=int, default=8081, help="default %(default)s")
+    codec.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        default="info",
+        help="uvicorn's log level (default %(default)s)",
+    )
+    codec.set_defaults(func=cmd_codec_server)
 
     run = sub.add_parser(
         "run",

@@ -62,6 +62,12 @@ def temporal_test_server() -> Path:
     return Path(sys.executable).parent / "temporal-test-server"
 
 
+def ui_codec_args(endpoint: str | None) -> list[str]:
+    """`--ui-codec-endpoint URL`: the UI decodes payloads through that codec server (none when
+    `endpoint` is None)."""
+    return [] if endpoint is None else ["--ui-codec-endpoint", endpoint]
+
+
 def start_dev_args(
     *,
     port: int = 7233,
@@ -69,6 +75,7 @@ def start_dev_args(
     db_filename: str | None = None,
     http_port: int | None = None,
     ip: str | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> list[str]:
     """Arguments of `temporal server start-dev` with our search attributes and `LATENCY_ARGS`.
 
@@ -80,6 +87,8 @@ def start_dev_args(
             `port`, so on a restart it can pick `port` and fail to start: pass one to restart
             on the same port safely.
         ip: Interface to listen on; the CLI's default (localhost) when None.
+        ui_codec_endpoint: Codec server the UI sends payloads to for decoding (the browser
+            calls it, so it must admit the UI's origin); none when None.
     """
     args = [
         str(temporal_cli()),
@@ -99,7 +108,7 @@ def start_dev_args(
         args += ["--http-port", str(http_port)]
     if ip is not None:
         args += ["--ip", ip]
-    return args
+    return args + ui_codec_args(ui_codec_endpoint)
 
 
 async def start_dev_environment(**overrides: Any) -> WorkflowEnvironment:

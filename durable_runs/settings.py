@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from durable_runs.codec_keys import CodecKey, parse_codec_keys
 from durable_runs.models import Backend
 
 DEFAULT_TASK_QUEUE = "durable-runs"
@@ -28,7 +29,10 @@ class Settings(BaseSettings):
     environment, `.env` or the caller), the `temporal.toml` profile, the fields' defaults.
     """
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # Inputs stay out of error messages: some of them are keys and secrets.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
@@ -97,6 +101,27 @@ class Settings(BaseSettings):
         "reads the response (its metadata names the workflow, and the read becomes the run's "
         "snapshot); `visibility` asks Temporal's visibility index, kept to measure against.",
     )
+    codec_keys: Annotated[tuple[CodecKey, ...], NoDecode] = Field(
+        default=(),
+        alias="DURABLE_RUNS_CODEC_KEYS",
+        description="Payload encryption (AES-256-GCM), off when unset: comma-separated "
+        "`KEY_ID:BASE64_32_BYTES`; the first key encrypts, the others only decrypt (rotation).",
+    )
+    codec_cors_origins: str = Field(
+        default="http://localhost:8233",
+        alias="DURABLE_RUNS_CODEC_CORS_ORIGINS",
+        description="Comma-separated origins (Temporal UIs) the codec server answers.",
+    )
+    codec_token: SecretStr | None = Field(
+        default=None,
+        alias="DURABLE_RUNS_CODEC_TOKEN",
+        description="When set, the codec server wants `Authorization: Bearer <token>`.",
+    )
+
+    @field_validator("codec_keys", mode="before")
+    @classmethod
+    def _parse_codec_keys(cls, value: Any) -> Any:
+        return parse_codec_keys(value) if isinstance(value, str) else value
 
     @property
     def openai_task_queue(self) -> str:

@@ -266,6 +266,20 @@ MUTANTS: tuple[Mutant, ...] = (
         " or",
         "a poll keeps waiting on a run that needs tool outputs under its known status",
     ),
+    Mutant(
+        "codec-encode-passes-through",
+        "durable_runs/payloads/encryption.py",
+        "        return encoded\n",
+        "        return list(payloads)\n",
+        "the encryption codec hands payloads to Temporal unencrypted",
+    ),
+    Mutant(
+        "converter-ignores-codec-keys",
+        "durable_runs/payloads/__init__.py",
+        "if settings.codec_keys:",
+        "if not settings:",
+        "DURABLE_RUNS_CODEC_KEYS is set but clients and workers store payloads in clear",
+    ),
 )
 
 

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+import dataclasses
 
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+from durable_runs.payloads.encryption import EncryptionCodec
 from durable_runs.settings import Settings
 
 
 def data_converter(settings: Settings) -> DataConverter:
     """The data converter of a client configured by `settings`: typed pydantic payloads.
 
+    With `DURABLE_RUNS_CODEC_KEYS` set, every payload is encrypted (`EncryptionCodec`), and so
+    are failure messages and stack traces (moved into the failure's encoded attributes), since
+    an error may quote a prompt or an answer.
+
     Args:
         settings: The environment's configuration.
     """
-    del settings
-    return pydantic_data_converter
+    converter = pydantic_data_converter
+    if settings.codec_keys:
+        converter = dataclasses.replace(
+            converter,
+            payload_codec=EncryptionCodec(settings.codec_keys),
+            failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        )
+    return converter

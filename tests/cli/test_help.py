@@ -11,7 +11,17 @@ import pytest
 from durable_runs.cli import main
 from tests.cli.helpers import PROJECT_ROOT, cli_args
 
-SUBCOMMANDS = ["dev", "worker", "bridge", "run", "status", "cancel", "list", "demo"]
+SUBCOMMANDS = [
+    "dev",
+    "worker",
+    "bridge",
+    "codec-server",
+    "run",
+    "status",
+    "cancel",
+    "list",
+    "demo",
+]
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
