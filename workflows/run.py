@@ -608,7 +608,7 @@ def _cause(err: ActivityError) -> str:
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.type == PAYLOADS_TOO_LARGE:
         return (
-            f"{cause.type}: {cause} (a result above Temporal's payload limit: set "
+            f"{cause} (a result above Temporal's payload limit: set "
             "DURABLE_RUNS_PAYLOAD_BUCKET to keep large payloads in S3)"
         )
     return str(cause) if cause is not None else str(err)
