@@ -29,6 +29,7 @@ from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
     Answer,
     Conversation,
+    CreateOptions,
     ObjectRef,
     PolledSnapshot,
     PollInput,
@@ -36,6 +37,7 @@ from durable_runs.models import (
     RunSnapshot,
     StartInput,
     SubmitInput,
+    ToolOutput,
     metadata_for,
 )
 
@@ -66,14 +68,14 @@ class ResponsesActivities:
             body["input"] = [{"role": "user", "content": m} for m in request.messages]
         else:
             body["previous_response_id"] = input.previous_object_id
-            body["input"] = [
-                {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
-                for o in input.tool_outputs
-            ]
-        return await self._create(input, body)
+            body["input"] = _outputs_input(input.tool_outputs)
+        if request.instructions:
+            body["instructions"] = request.instructions
+        return await self._create(input.workflow_id, input.step, CreateOptions.of(request), body)
 
-    async def _create(self, input: StartInput, body: dict[str, Any]) -> RunSnapshot:
-        request = input.request
+    async def _create(
+        self, workflow_id: str, step: int, options: CreateOptions, body: dict[str, Any]
+    ) -> RunSnapshot:
         details = activity.info().heartbeat_details
         if details:
             reused = await self.read(ObjectRef(object_id=str(details[0])))
@@ -81,23 +83,21 @@ class ResponsesActivities:
                 "reusing response %s created by an earlier attempt", reused.object_id
             )
             return reused
-        if request.tools:
+        if options.tools:
             try:
-                tools = self._tools.definitions(request.tools)
+                tools = self._tools.definitions(options.tools)
             except UnknownToolsError as err:
                 raise not_retryable(err, operation="create response") from err
             body["tools"] = [
                 {"type": "function", **tool.function_definition(), "strict": False}
                 for tool in tools
             ]
-        if request.instructions:
-            body["instructions"] = request.instructions
         try:
             raw = await self._client.responses.with_raw_response.create(
-                model=request.model,
+                model=options.model,
                 background=True,
                 store=True,
-                metadata=metadata_for(input.workflow_id, input.step, request.metadata),
+                metadata=metadata_for(workflow_id, step, options.metadata),
                 **body,
             )
         except openai.OpenAIError as err:
@@ -122,16 +122,31 @@ class ResponsesActivities:
 
     @activity.defn(name="responses.submit_tool_outputs")
     async def submit_tool_outputs(self, input: SubmitInput) -> RunSnapshot:
-        """Start the follow-up background response that carries the tool outputs."""
-        start = StartInput(
-            workflow_id=input.workflow_id,
-            step=input.step,
-            request=input.request,
-            conversation=Conversation(),
-            previous_object_id=input.run.object_id,
-            tool_outputs=input.outputs,
-        )
-        return await self.start(start)
+        """Start the follow-up background response that carries the tool outputs.
+
+        The API does not carry `instructions` over to a follow-up: a run that has them gets
+        them again, copied from the response it continues (one more read per tool round), so
+        the workflow never sends their text with a round.
+        """
+        options = input.create_options
+        body: dict[str, Any] = {
+            "previous_response_id": input.run.object_id,
+            "input": _outputs_input(input.outputs),
+        }
+        if input.request is not None and input.request.instructions:
+            body["instructions"] = input.request.instructions
+        elif options.instructions and not activity.info().heartbeat_details:
+            instructions = await self._instructions_of(input.run)
+            if instructions:
+                body["instructions"] = instructions
+        return await self._create(input.workflow_id, input.step, options, body)
+
+    async def _instructions_of(self, ref: ObjectRef) -> str | None:
+        try:
+            response = await self._client.responses.retrieve(ref.object_id)
+        except openai.OpenAIError as err:
+            raise to_application_error(err, operation="retrieve response") from err
+        return response.instructions if isinstance(response.instructions, str) else None
 
     @activity.defn(name="responses.cancel")
     async def cancel(self, ref: ObjectRef) -> RunSnapshot:
@@ -152,6 +167,14 @@ class ResponsesActivities:
         except openai.OpenAIError as err:
             raise to_application_error(err, operation="retrieve response") from err
         return Answer(text=response.output_text)
+
+
+def _outputs_input(outputs: list[ToolOutput]) -> list[dict[str, Any]]:
+    """Tool outputs as the input items of a follow-up response."""
+    return [
+        {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
+        for o in outputs
+    ]
 
 
 _CONTRACT: type[BackendActivities] = ResponsesActivities

@@ -394,18 +394,71 @@ class PolledSnapshot(Frozen):
     reads: int
 
 
+class CreateOptions(Frozen):
+    """What a follow-up create needs from the request: everything but the conversation.
+
+    Attributes:
+        model: The model of the run.
+        tools: Names of the tools the model may call.
+        metadata: The request's own metadata pairs.
+        instructions: The request has instructions. A Responses follow-up does not inherit
+            them from the response it continues, so it copies them from that response; the
+            text itself is never repeated in an activity input.
+    """
+
+    model: NonEmpty
+    tools: list[ToolName] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    instructions: bool = False
+
+    @classmethod
+    def of(cls, request: RunRequest) -> CreateOptions:
+        """The create options of `request` (its prompt and instructions left out)."""
+        return cls(
+            model=request.model,
+            tools=request.tools,
+            metadata=request.metadata,
+            instructions=bool(request.instructions),
+        )
+
+
 class SubmitInput(Frozen):
     """Input of a backend's `submit_tool_outputs` activity.
 
-    For the Responses backend the submit creates a follow-up response, so it needs the same
-    context as `start` (workflow id, step, request).
+    For the Responses backend the submit creates a follow-up response: it needs the workflow
+    id, the step and the request's `CreateOptions`, never its prompt, so a tool round does not
+    record the prompt in history again.
+
+    Attributes:
+        workflow_id: Owner, written to the follow-up's metadata.
+        step: Step number of the follow-up.
+        run: The run or response waiting for the outputs.
+        outputs: The round's tool outputs.
+        create: What the follow-up create needs (set by today's workflow).
+        request: The whole request, as workflows before `create` sent it: accepted so that a
+            submit scheduled by such a workflow still runs.
     """
 
     workflow_id: str
     step: int
-    request: RunRequest
     run: ObjectRef
     outputs: list[ToolOutput]
+    create: CreateOptions | None = None
+    request: RunRequest | None = None
+
+    @model_validator(mode="after")
+    def _has_create_options(self) -> SubmitInput:
+        if self.create is None and self.request is None:
+            raise ValueError("create: give the create options (or, as before, the request)")
+        return self
+
+    @property
+    def create_options(self) -> CreateOptions:
+        """The create options, from `create` or from an older workflow's `request`."""
+        if self.create is not None:
+            return self.create
+        assert self.request is not None
+        return CreateOptions.of(self.request)
 
 
 class Answer(Frozen):

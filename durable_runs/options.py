@@ -22,10 +22,15 @@ from temporalio.common import Priority, RetryPolicy
 ActivityKind = Literal["prepare", "start", "read", "submit_tool_outputs", "cancel", "answer"]
 """The backend operations; `RunResult.api_calls` counts activity executions by these names."""
 
-PERMANENT_ERROR_TYPES = ("ValidationError",)
+PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
+"""The SDK's error type for an activity result above Temporal's payload limit (with no
+external storage to take it out of history)."""
+
+PERMANENT_ERROR_TYPES = ("ValidationError", PAYLOADS_TOO_LARGE)
 """Errors no retry can fix, whatever activity raised them: pydantic refusing a value (an
-activity's input, or an API object we cannot read) fails the same way on every attempt. The
-activities mark their other permanent errors (4xx from the API, unknown tools) non-retryable."""
+activity's input, or an API object we cannot read) fails the same way on every attempt, and so
+does a result too large for history. The activities mark their other permanent errors (4xx from
+the API, unknown tools) non-retryable."""
 
 Duration = Annotated[timedelta, Field(gt=timedelta(0))]
 """A positive duration (seconds as a number, or an ISO 8601 duration such as `PT20S`)."""

@@ -18,13 +18,17 @@ DEFAULT_OPENAI_MIN_CALLS = 2
 DEFAULT_OPENAI_TARGET_CPU = 0.8
 """Host CPU share past which a worker runs only that minimum (`DURABLE_RUNS_OPENAI_TARGET_CPU`)."""
 
+DEFAULT_PAYLOAD_THRESHOLD_BYTES = 256 * 1024
+"""Payload size from which external storage keeps it out of history (the SDK's default)."""
+
 
 class Settings(BaseSettings):
     """Configuration read from the environment (and an optional `.env` file).
 
     Names follow the openai SDK (`OPENAI_*`) and Temporal's env config (`TEMPORAL_*`);
     `TEMPORAL_API_KEY` and `TEMPORAL_TLS*` are read by Temporal's own env config when
-    `durable_runs.temporal.connect` builds the client, so they have no field here. The Temporal
+    `durable_runs.temporal.connect` builds the client, and the `AWS_*` variables of the payload
+    bucket by boto itself, so they have no field here. The Temporal
     address and namespace a client uses are, in order: these fields when set (from the
     environment, `.env` or the caller), the `temporal.toml` profile, the fields' defaults.
     """
@@ -100,6 +104,20 @@ class Settings(BaseSettings):
         description="How the bridge finds the run of an id-only `response.*` event: `retrieve` "
         "reads the response (its metadata names the workflow, and the read becomes the run's "
         "snapshot); `visibility` asks Temporal's visibility index, kept to measure against.",
+    )
+    payload_bucket: str | None = Field(
+        default=None,
+        alias="DURABLE_RUNS_PAYLOAD_BUCKET",
+        description="S3 bucket that holds payloads above the threshold instead of Temporal's "
+        "history (Temporal's external storage); off when unset. The endpoint, region and "
+        "credentials are boto's own `AWS_*` variables (`AWS_ENDPOINT_URL_S3`, `AWS_REGION`, "
+        "`AWS_ACCESS_KEY_ID`, ...), read by boto itself.",
+    )
+    payload_threshold_bytes: int = Field(
+        default=DEFAULT_PAYLOAD_THRESHOLD_BYTES,
+        alias="DURABLE_RUNS_PAYLOAD_THRESHOLD_BYTES",
+        ge=0,
+        description="Payloads of at least this many bytes go to the bucket (0: every payload).",
     )
     codec_keys: Annotated[tuple[CodecKey, ...], NoDecode] = Field(
         default=(),

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Answer,
         Backend,
         Conversation,
+        CreateOptions,
         LegacyRunRequest,
         ObjectRef,
         PollInput,
@@ -64,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
         ToolCallInput,
         ToolOutput,
     )
-    from durable_runs.options import ActivityKind, ActivityOptions, resolve
+    from durable_runs.options import PAYLOADS_TOO_LARGE, ActivityKind, ActivityOptions, resolve
     from durable_runs.settings import OPENAI_QUEUE_SUFFIX
 
 from durable_runs.workflows import rules
@@ -328,9 +329,9 @@ class _RunStateMachine:
         submit = SubmitInput(
             workflow_id=self._workflow_id,
             step=state.step,
-            request=self._request,
             run=self._ref(snapshot),
             outputs=list(outputs),
+            create=CreateOptions.of(self._request),
         )
         # For Responses the submit creates the follow-up response: shielded like a start.
         await self._create_shielded(
@@ -605,6 +606,11 @@ class LegacyRunWorkflow(_RunStateMachine):
 
 def _cause(err: ActivityError) -> str:
     cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == PAYLOADS_TOO_LARGE:
+        return (
+            f"{cause} (a result above Temporal's payload limit: set "
+            "DURABLE_RUNS_PAYLOAD_BUCKET to keep large payloads in S3)"
+        )
     return str(cause) if cause is not None else str(err)
 
 

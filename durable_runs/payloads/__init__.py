@@ -8,11 +8,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from durable_runs.payloads.encryption import EncryptionCodec
+from durable_runs.payloads.storage import external_storage
 from durable_runs.settings import Settings
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """The data converter of a client configured by `settings`: typed pydantic payloads.
+    """The data converter of a client configured by `settings`.
+
+    Typed pydantic payloads; those above the threshold in the S3 bucket when
+    `DURABLE_RUNS_PAYLOAD_BUCKET` is set (`durable_runs.payloads.storage`).
 
     With `DURABLE_RUNS_CODEC_KEYS` set, every payload is encrypted (`EncryptionCodec`), and so
     are failure messages and stack traces (moved into the failure's encoded attributes), since
@@ -21,7 +25,9 @@ def data_converter(settings: Settings) -> DataConverter:
     Args:
         settings: The environment's configuration.
     """
-    converter = pydantic_data_converter
+    converter = dataclasses.replace(
+        pydantic_data_converter, external_storage=external_storage(settings)
+    )
     if settings.codec_keys:
         converter = dataclasses.replace(
             converter,

@@ -191,6 +191,7 @@ def decide(responses: dict[str, ResponseRecord], record: ResponseRecord) -> brai
         tool_names=tool_names,
         plan=_plan(history),
         rounds=_answered_rounds(history),
+        answer_chars=record.scenario.answer_chars,
     )
 
 

@@ -202,6 +202,7 @@ async def _drive(state: EmulatorState, run: RunRecord) -> None:
             tool_names=_tool_names(run),
             plan=scenario.tool_plan,
             rounds=run.rounds,
+            answer_chars=scenario.answer_chars,
         )
         if isinstance(step, brain.ToolRound):
             run.pending_calls = [

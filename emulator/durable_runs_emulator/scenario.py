@@ -45,6 +45,7 @@ class Scenario:
     create_lose_response: int = 0
     poll_after_ms: int | None = None
     tool_plan: tuple[tuple[PlannedCall, ...], ...] | None = None
+    answer_chars: int | None = None
     webhook_faults: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -126,6 +127,7 @@ def parse_scenario(
     plan_raw = values.get("emu_tool_plan")
     poll_raw = values.get("emu_poll_after_ms")
     cancel_raw = values.get("emu_cancel_ms")
+    answer_raw = values.get("emu_answer_chars")
     faults = tuple(
         part.strip() for part in values.get("emu_webhook", "").split(",") if part.strip()
     )
@@ -145,5 +147,6 @@ def parse_scenario(
         create_lose_response=_int(values, "emu_create_lose_response", 0),
         poll_after_ms=_int(values, "emu_poll_after_ms", 0) if poll_raw else None,
         tool_plan=parse_tool_plan(plan_raw) if plan_raw else None,
+        answer_chars=_int(values, "emu_answer_chars", 0) if answer_raw else None,
         webhook_faults=faults,
     )

@@ -151,3 +151,21 @@ def test_invalid_knobs_are_400(metadata: dict[str, str]) -> None:
     with pytest.raises(APIError) as caught:
         parse_scenario(metadata)
     assert caught.value.status_code == 400
+
+
+@pytest.mark.parametrize("chars", [1, 3, 100, 1 << 20])
+def test_answer_chars_sizes_the_final_answer_exactly(chars: int) -> None:
+    """`emu_answer_chars`: the rules' answer repeated and cut to exactly that many characters."""
+    step = next_step(
+        question="What is 2+2?", tool_names=[], plan=None, rounds=[], answer_chars=chars
+    )
+    assert isinstance(step, FinalAnswer)
+    assert len(step.text) == chars and step.text == ("4" * chars)
+    assert parse_scenario({"emu_answer_chars": str(chars)}).answer_chars == chars
+
+
+def test_answer_chars_leaves_tool_rounds_alone() -> None:
+    """Only the final answer is sized; a round of calls is asked as planned."""
+    plan = [[PlannedCall("get_weather", {"city": "Oslo"})]]
+    step = next_step(question="", tool_names=[], plan=plan, rounds=[], answer_chars=10)
+    assert isinstance(step, ToolRound)

@@ -48,7 +48,10 @@ async def test_without_options_a_run_schedules_the_built_in_defaults(
     assert _seconds(create.start_to_close_timeout) == defaults.api_call_timeout.total_seconds()
     assert _seconds(create.retry_policy.initial_interval) == 1.0
     assert _seconds(create.retry_policy.maximum_interval) == 30.0
-    assert list(create.retry_policy.non_retryable_error_types) == ["ValidationError"]
+    assert list(create.retry_policy.non_retryable_error_types) == [
+        "ValidationError",
+        "PayloadsTooLarge",
+    ]
     priorities = {
         name: a.priority.priority_key for name, a in scheduled.items() if name != "tools.run"
     }
