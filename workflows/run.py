@@ -30,7 +30,7 @@ from typing import NoReturn, TypeVar
 
 from temporalio import exceptions as temporal_exceptions
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import MetricMeter, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
@@ -82,6 +82,12 @@ SHIELDED_CREATE_PATCH = "shielded-create"
 """Patch id: a cancellation that arrives during a create waits for it (older histories
 cancelled the create). Asked only then, so other runs carry no marker and no
 `TemporalChangeVersion` upsert."""
+
+READS_AVOIDED = "durable_runs_reads_avoided_by_events"
+"""Counter: waits a webhook event ended with a snapshot, so the run made no status read."""
+
+COMPLETION_TO_NOTICE = "durable_runs_completion_to_notice_seconds"
+"""Histogram: from the API's completion time of a run or response to the workflow's notice."""
 
 BACKENDS: dict[Backend, type[BackendActivities]] = {
     "assistants": AssistantsActivities,
@@ -283,6 +289,10 @@ class _RunStateMachine:
         state.checks += len(applied.snapshots)
         for snapshot in applied.snapshots:
             self._set_snapshot(snapshot)
+        if applied.snapshots and not applied.needs_read:
+            self._metrics.create_counter(
+                READS_AVOIDED, "Waits an event ended with a snapshot, instead of a status read."
+            ).add(1)
         return applied.needs_read
 
     async def _read(self) -> None:
@@ -507,12 +517,33 @@ class _RunStateMachine:
 
     def _set_snapshot(self, snapshot: RunSnapshot) -> None:
         state = self._state
+        if snapshot.completed_at is not None and snapshot.is_terminal:
+            known = state.snapshot
+            if known is None or known.object_id != snapshot.object_id or not known.is_terminal:
+                self._record_notice(snapshot.completed_at)
         if snapshot.object_id not in state.object_ids:
             state.object_ids.append(snapshot.object_id)
         if snapshot.usage is not None:
             state.usage_by_object[snapshot.object_id] = snapshot.usage
         state.snapshot = snapshot
         self._publish()
+
+    @property
+    def _metrics(self) -> MetricMeter:
+        """Temporal's workflow meter (silent during replay), labelled with the backend."""
+        return workflow.metric_meter().with_additional_attributes(
+            {"backend": self._request.backend}
+        )
+
+    def _record_notice(self, completed_at: float) -> None:
+        """Record how long after the API's completion time this workflow learnt of it."""
+        noticed = workflow.now().timestamp() - completed_at
+        mode = "webhooks" if self._request.poll.webhooks else "polling"
+        self._metrics.create_histogram_float(
+            COMPLETION_TO_NOTICE,
+            "From the API's completion time (whole seconds on OpenAI) to the workflow's notice.",
+            "s",
+        ).record(max(noticed, 0.0), {"mode": mode})
 
     def _publish(self, status_override: str | None = None) -> None:
         """Upsert changed search attributes and refresh the UI details."""
