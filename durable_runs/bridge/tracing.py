@@ -7,7 +7,8 @@ event and the activities that follow are one trace.
 
 from __future__ import annotations
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 tracer = trace.get_tracer("durable_runs.bridge")
@@ -36,8 +37,11 @@ class DeliverySpans:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         attributes = {"webhook.id": headers.get("webhook-id", "")}
+        # The sender's trace context if it sent one (W3C `traceparent`), else a new trace:
+        # never whatever context the server's task happens to carry.
+        parent = propagate.extract(headers, context=Context())
         with tracer.start_as_current_span(
-            DELIVERY_SPAN, kind=trace.SpanKind.SERVER, attributes=attributes
+            DELIVERY_SPAN, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
         ) as span:
 
             async def send_noting_status(message: Message) -> None:

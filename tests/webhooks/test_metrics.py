@@ -13,21 +13,23 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from durable_runs_emulator.server import RunningEmulator
+from durable_runs_emulator.config import EmulatorConfig
+from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from durable_runs.bridge.server import RunningBridge
+from durable_runs.bridge.server import RunningBridge, running_bridge
 from durable_runs.settings import Settings
 from durable_runs.telemetry.metrics import metrics_runtime
 from durable_runs.temporal import connect
-from tests.conftest import WorkerFactory
+from tests.conftest import TEST_API_KEY, WorkerFactory
 from tests.waiting import wait_for
 from tests.webhooks.helpers import (
     WEATHER,
     WEATHER_TOOLS,
+    reading_from,
     received_events,
     request,
     result_of,
@@ -75,25 +77,36 @@ async def metrics_client(temporal_env: WorkflowEnvironment) -> AsyncIterator[tup
     yield client, f"http://{bind}/metrics"
 
 
+@pytest.fixture
+async def own_pair(
+    bridge_settings: Settings, webhook_secret: str
+) -> AsyncIterator[tuple[RunningEmulator, RunningBridge]]:
+    """A webhook emulator and a bridge of this test alone: no other test's late deliveries."""
+    async with running_emulator(EmulatorConfig(webhook_secret=webhook_secret)) as emulator:
+        async with running_bridge(reading_from(bridge_settings, emulator)) as bridge:
+            await emulator.configure(webhook_url=bridge.url)
+            yield emulator, bridge
+
+
 async def test_worker_and_bridge_metrics_count_what_the_runs_did(
     metrics_client: tuple[Client, str],
     worker_factory: WorkerFactory,
-    webhook_openai: AsyncOpenAI,
-    webhook_emulator: RunningEmulator,
-    bridge: RunningBridge,
+    own_pair: tuple[RunningEmulator, RunningBridge],
     webhook_secret: str,
 ) -> None:
     client, worker_metrics_url = metrics_client
+    emulator, bridge = own_pair
+    openai = AsyncOpenAI(base_url=emulator.base_url, api_key=TEST_API_KEY, max_retries=0)
     bridge_metrics_url = bridge.base_url + "/metrics"
     bridge_before = await scrape(bridge_metrics_url)
-    emulator_before = (await webhook_emulator.stats())["webhooks"]
+    emulator_before = (await emulator.stats())["webhooks"]
     rate_limited = {"emu_create_rate_limit": "1", "emu_retry_after_ms": "1000"}
     requests = [
         request(backend="responses"),
         request(backend="responses", metadata=rate_limited),
         request(WEATHER, backend="responses", tools=WEATHER_TOOLS),
     ]
-    async with worker_factory(client, openai=webhook_openai) as queue:
+    async with worker_factory(client, openai=openai) as queue:
         handles = [await start(client, queue, r) for r in requests]
         results = await asyncio.gather(*(result_of(h) for h in handles))
     assert [r.status for r in results] == ["completed"] * 3
@@ -134,7 +147,7 @@ async def test_worker_and_bridge_metrics_count_what_the_runs_did(
     assert value(worker, "temporal_workflow_completed_total", workflow_type="RunWorkflow") == 3
 
     bridge_after = await scrape(bridge_metrics_url)
-    emulator_after = (await webhook_emulator.stats())["webhooks"]
+    emulator_after = (await emulator.stats())["webhooks"]
 
     def delta(name: str, **labels: str) -> float:
         return value(bridge_after, name, **labels) - value(bridge_before, name, **labels)
