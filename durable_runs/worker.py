@@ -24,6 +24,7 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkerTuner
 from durable_runs.activities.tools import ToolRegistry, load_registry
 from durable_runs.plugin import RUN_WORKFLOWS, DurableRunsPlugin, api_call_tuner
 from durable_runs.settings import Settings, get_settings
+from durable_runs.telemetry.logs import configure_logging
 from durable_runs.telemetry.metrics import metrics_runtime
 from durable_runs.telemetry.tracing import install_tracing, tracing_plugins
 from durable_runs.temporal import connect
@@ -158,9 +159,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
 
 def run() -> None:
     """Entry point: exits at once with a clear message when the key is missing."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # The openai SDK's HTTP client logs every request at INFO: one line per API call.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    configure_logging(get_settings())
     try:
         asyncio.run(main())
     except MissingApiKeyError as err:
