@@ -226,7 +226,7 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
         config: Limits; defaults when None.
 
     Returns:
-        The FastAPI app serving `POST /webhooks/openai` and `GET /healthz`.
+        The FastAPI app serving `POST /webhooks/openai`, `GET /healthz` and `GET /metrics`.
 
     Raises:
         ValueError: When no webhook secret is configured, or the `retrieve` routing has no
