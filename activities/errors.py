@@ -10,6 +10,7 @@ import math
 from datetime import timedelta
 
 import openai
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 AUTH_HINT = (
@@ -70,7 +71,20 @@ def to_application_error(err: openai.OpenAIError, *, operation: str) -> Applicat
         return ApplicationError(f"{operation}: {err}", type=type(err).__name__, non_retryable=True)
     status = err.status_code
     message = f"{operation}: OpenAI API answered {status}: {err.message}"
+    if err.request_id:
+        message += f" (request id {err.request_id})"
     name = type(err).__name__
+    activity.logger.warning(
+        "%s: OpenAI API answered %s (request id %s)",
+        operation,
+        status,
+        err.request_id,
+        extra={
+            "openai_request_id": err.request_id,
+            "openai_status": status,
+            "openai_path": err.request.url.path,
+        },
+    )
     if isinstance(err, openai.AuthenticationError):
         return ApplicationError(f"{message}. {AUTH_HINT}", type=name, non_retryable=True)
     if isinstance(err, openai.RateLimitError):

@@ -66,6 +66,7 @@ def snapshot_from_run(run: Run, *, poll_after_ms: int | None = None) -> RunSnaps
         usage=usage,
         poll_after_ms=poll_after_ms,
         expires_at=run.expires_at,
+        completed_at=run.completed_at,
     )
 
 
@@ -111,4 +112,5 @@ def snapshot_from_response(response: Response, *, poll_after_ms: int | None = No
         usage=usage,
         poll_after_ms=poll_after_ms,
         answer=response.output_text if status == "completed" and not needs_outputs else None,
+        completed_at=response.completed_at,
     )

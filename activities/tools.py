@@ -12,14 +12,17 @@ import asyncio
 import importlib
 import inspect
 import json
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, create_model
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from durable_runs.activities.metrics import record_tool_call
 from durable_runs.models import ToolCallInput, ToolOutput, parse_tool_arguments
 
 IDEMPOTENCY_KEY_PARAMETER = "idempotency_key"
@@ -208,27 +211,35 @@ class ToolActivities:
         An unknown or disallowed tool, bad arguments, or a raising tool become an output that
         says so (the model can recover); a raising `fatal` tool fails the activity instead.
         """
-        tool = self._registry.get(call.call.name) if call.call.name in call.allowed else None
+        name = call.call.name
+        tool = self._registry.get(name) if name in call.allowed else None
         if tool is None:
-            return self._output(call, {"error": f"unknown tool {call.call.name!r}"})
+            record_tool_call(name, "unknown", timedelta())
+            return self._output(call, {"error": f"unknown tool {name!r}"})
         try:
             arguments = parse_tool_arguments(call.call)
         except ValueError as err:
+            record_tool_call(name, "bad_arguments", timedelta())
             return self._output(call, {"error": f"invalid arguments: {err}"})
         if tool.wants_idempotency_key:
             arguments[IDEMPOTENCY_KEY_PARAMETER] = call.idempotency_key
+        began = time.monotonic()
         try:
             if inspect.iscoroutinefunction(tool.function):
                 value = await _heartbeating(tool.function(**arguments))
             else:
                 value = await _heartbeating(asyncio.to_thread(tool.function, **arguments))
         except Exception as err:  # a tool's own failure is data for the model
+            ran = timedelta(seconds=time.monotonic() - began)
             if tool.fatal:
+                record_tool_call(name, "failed", ran)
                 raise ApplicationError(
                     f"tool {tool.name} failed: {err}", type="ToolFailed", non_retryable=True
                 ) from err
+            record_tool_call(name, "error", ran)
             activity.logger.warning("tool %s raised %r", tool.name, err)
             return self._output(call, {"error": f"{type(err).__name__}: {err}"})
+        record_tool_call(name, "ok", timedelta(seconds=time.monotonic() - began))
         return self._output(call, value)
 
     @staticmethod

@@ -282,6 +282,7 @@ class RunSnapshot(Frozen):
         answer: The final text, when the read that shows `completed` carries it (a Responses
             response does, and an Assistants read with no API budget set fetches it); the
             workflow then skips its `answer` activity.
+        completed_at: Unix time the API says the object completed (whole seconds on OpenAI).
     """
 
     object_id: str
@@ -295,6 +296,7 @@ class RunSnapshot(Frozen):
     expires_at: int | None = None
     assistant_id: str | None = None
     answer: str | None = None
+    completed_at: float | None = None
 
     @property
     def is_terminal(self) -> bool:

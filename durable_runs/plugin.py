@@ -39,6 +39,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from durable_runs.activities.assistants import AssistantsActivities
 from durable_runs.activities.contract import BackendActivities
+from durable_runs.activities.metrics import ActivityMetricsInterceptor
 from durable_runs.activities.responses import ResponsesActivities
 from durable_runs.activities.tools import ToolActivities, ToolRegistry
 from durable_runs.options import ActivityOptions, use_worker_defaults
@@ -226,6 +227,7 @@ class DurableRunsPlugin(SimplePlugin):
                 "Client.connect(plugins=[...]) (or give the client "
                 "temporalio.contrib.pydantic.pydantic_data_converter)"
             )
+        config["interceptors"] = [*config.get("interceptors", ()), ActivityMetricsInterceptor()]
         if not is_api_queue(config["task_queue"]):
             return super().configure_worker(config)
         config["activities"] = [*config.get("activities", ()), *self.backend_activities()]

@@ -141,6 +141,32 @@ class Settings(BaseSettings):
     def _parse_codec_keys(cls, value: Any) -> Any:
         return parse_codec_keys(value) if isinstance(value, str) else value
 
+    metrics_bind: str | None = Field(
+        default=None,
+        alias="DURABLE_RUNS_METRICS_BIND",
+        description="`host:port` where the worker serves Prometheus metrics (Temporal's SDK "
+        "metrics and ours, `durable_runs_*`); unset: no metrics endpoint.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        alias="DURABLE_RUNS_LOG_FORMAT",
+        description="`json`: one JSON object per log line (with workflow id, response id and "
+        "OpenAI request id where known); `text`: plain lines.",
+    )
+    log_level: str = Field(default="INFO", alias="DURABLE_RUNS_LOG_LEVEL")
+    otel_traces_exporter: str = Field(
+        default="none",
+        alias="OTEL_TRACES_EXPORTER",
+        description="OpenTelemetry span exporters, comma-separated (`otlp`, `console`); "
+        "`none`: no tracing. The OTLP exporter reads `OTEL_EXPORTER_OTLP_*` itself.",
+    )
+    otel_service_name: str | None = Field(
+        default=None,
+        alias="OTEL_SERVICE_NAME",
+        description="The service name on spans (default: `durable-runs-worker`, "
+        "`durable-runs-bridge`).",
+    )
+
     @property
     def openai_task_queue(self) -> str:
         """The queue every OpenAI API activity runs on (one server-enforced rate limit)."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from temporalio.client import Client, Plugin
 from temporalio.envconfig import ClientConfig, ClientConnectConfig
+from temporalio.runtime import Runtime
 
 from durable_runs.payloads import data_converter
 from durable_runs.settings import Settings
@@ -49,7 +50,11 @@ def connect_config(settings: Settings) -> ClientConnectConfig:
 
 
 async def connect(
-    settings: Settings, *, lazy: bool = False, plugins: Sequence[Plugin] = ()
+    settings: Settings,
+    *,
+    lazy: bool = False,
+    plugins: Sequence[Plugin] = (),
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect a Temporal client configured like the `temporal` CLI (see `connect_config`).
 
@@ -60,6 +65,8 @@ async def connect(
         lazy: Connect on first use instead of now (the bridge starts even while Temporal is down).
         plugins: Client plugins. The pydantic data converter is passed as the client's
             converter; a plugin's `configure_client` runs after that and may replace it.
+        runtime: Temporal runtime (telemetry: `durable_runs.telemetry.metrics`); the
+            process's default runtime when None.
 
     Returns:
         A client whose payloads are typed pydantic models (unless a plugin says otherwise).
@@ -73,4 +80,5 @@ async def connect(
         data_converter=data_converter(settings),
         plugins=plugins,
         lazy=lazy,
+        runtime=runtime,
     )

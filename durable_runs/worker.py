@@ -24,10 +24,16 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkerTuner
 from durable_runs.activities.tools import ToolRegistry, load_registry
 from durable_runs.plugin import RUN_WORKFLOWS, DurableRunsPlugin, api_call_tuner
 from durable_runs.settings import Settings, get_settings
+from durable_runs.telemetry.logs import configure_logging
+from durable_runs.telemetry.metrics import metrics_runtime
+from durable_runs.telemetry.tracing import install_tracing, tracing_plugins
 from durable_runs.temporal import connect
 from durable_runs.workflows.triage import SupportTicketTriageWorkflow
 
 log = logging.getLogger("durable_runs.worker")
+
+WORKER_SERVICE = "durable-runs-worker"
+"""The worker's OpenTelemetry service name when `OTEL_SERVICE_NAME` is unset."""
 
 EXAMPLE_WORKFLOWS: Sequence[type] = (SupportTicketTriageWorkflow,)
 """The example business workflow, registered beside the plugin's run workflows."""
@@ -129,7 +135,11 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
     settings = settings or get_settings()
     api = openai_client(settings)
     cache_workflow_bytecode([*RUN_WORKFLOWS, *EXAMPLE_WORKFLOWS])
-    client = await connect(settings)
+    runtime = metrics_runtime(settings)
+    install_tracing(settings, service_name=WORKER_SERVICE)
+    client = await connect(settings, runtime=runtime, plugins=tracing_plugins())
+    if runtime is not None:
+        log.info("metrics at http://%s/metrics", settings.metrics_bind)
     worker = build_worker(
         client,
         task_queue=settings.task_queue,
@@ -149,9 +159,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
 
 def run() -> None:
     """Entry point: exits at once with a clear message when the key is missing."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # The openai SDK's HTTP client logs every request at INFO: one line per API call.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    configure_logging(get_settings())
     try:
         asyncio.run(main())
     except MissingApiKeyError as err:

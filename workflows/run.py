@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import NoReturn, TypeVar
 
 from temporalio import exceptions as temporal_exceptions
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import MetricMeter, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
+    from opentelemetry import context as trace_context
     from pydantic import ValidationError
 
     from durable_runs import search_attributes as sa
@@ -84,6 +85,12 @@ SHIELDED_CREATE_PATCH = "shielded-create"
 cancelled the create). Asked only then, so other runs carry no marker and no
 `TemporalChangeVersion` upsert."""
 
+READS_AVOIDED = "durable_runs_reads_avoided_by_events"
+"""Counter: waits a webhook event ended with a snapshot, so the run made no status read."""
+
+COMPLETION_TO_NOTICE = "durable_runs_completion_to_notice_seconds"
+"""Histogram: from the API's completion time of a run or response to the workflow's notice."""
+
 BACKENDS: dict[Backend, type[BackendActivities]] = {
     "assistants": AssistantsActivities,
     "responses": ResponsesActivities,
@@ -122,6 +129,8 @@ class _RunStateMachine:
             self._published = {k.name: v for k in sa.ALL_KEYS if (v := given.get(k)) is not None}
         self._creating: asyncio.Future[None] | None = None
         self._polls_on_retries = False
+        self._woken_by: trace_context.Context | None = None
+        """Trace context of the signal that ended the last wait: what follows is its work."""
 
     def _continue_as_new(self, state: RunProgress) -> NoReturn:
         """Continue as new under this workflow's type, carrying `state`."""
@@ -133,6 +142,7 @@ class _RunStateMachine:
     def run_event(self, event: RunEvent) -> None:
         """A webhook event about this run (from the bridge): the current wait ends at once."""
         self._state.pending_events.append(event)
+        self._woken_by = trace_context.get_current()
 
     @workflow.query
     def status(self) -> RunStatusView:
@@ -182,26 +192,35 @@ class _RunStateMachine:
 
     async def _loop(self, state: RunProgress) -> RunResult:
         while True:
-            snapshot = self._snapshot
-            if snapshot.needs_tool_outputs:
-                await self._tool_round(snapshot)
-                continue
-            if snapshot.is_terminal:
-                if (
-                    snapshot.status == "expired"
-                    and self._request.on_expired == "restart"
-                    and state.restarts < self._request.max_restarts
-                ):
-                    state.restarts += 1
-                    await self._start_object()
-                    continue
-                return await self._finish(snapshot.status)
-            if self._should_continue_as_new():
-                self._continue_as_new(state)
-            if self._polls_on_retries and not self._request.poll.webhooks:
-                await self._poll()
-            else:
-                await self._wait_and_check()
+            # Traced, the calls an event leads to are children of its delivery's signal.
+            with _attached(self._woken_by):
+                result = await self._step(state)
+            if result is not None:
+                return result
+
+    async def _step(self, state: RunProgress) -> RunResult | None:
+        """One turn of the loop: a tool round, the end, or one wait; the result when it ends."""
+        snapshot = self._snapshot
+        if snapshot.needs_tool_outputs:
+            await self._tool_round(snapshot)
+            return None
+        if snapshot.is_terminal:
+            if (
+                snapshot.status == "expired"
+                and self._request.on_expired == "restart"
+                and state.restarts < self._request.max_restarts
+            ):
+                state.restarts += 1
+                await self._start_object()
+                return None
+            return await self._finish(snapshot.status)
+        if self._should_continue_as_new():
+            self._continue_as_new(state)
+        if self._polls_on_retries and not self._request.poll.webhooks:
+            await self._poll()
+        else:
+            await self._wait_and_check()
+        return None
 
     async def _prepare(self) -> Conversation:
         """Where the run happens: an Assistants thread; nothing to create for Responses."""
@@ -259,6 +278,7 @@ class _RunStateMachine:
                 lambda: bool(state.pending_events), timeout=min(wait, remaining)
             )
         except TimeoutError:
+            self._woken_by = None
             if wait >= remaining:
                 raise TimedOut from None
         self._next_check_at = None
@@ -267,7 +287,8 @@ class _RunStateMachine:
                 return
         else:
             self._set_schedule(rules.advance_schedule(self._schedule, self._request.poll))
-        await self._read()
+        with _attached(self._woken_by):
+            await self._read()
 
     def _apply_events(self) -> bool:
         """Apply pending events; True when one of them asks for a read (it had no snapshot)."""
@@ -284,6 +305,10 @@ class _RunStateMachine:
         state.checks += len(applied.snapshots)
         for snapshot in applied.snapshots:
             self._set_snapshot(snapshot)
+        if applied.snapshots and not applied.needs_read:
+            self._metrics.create_counter(
+                READS_AVOIDED, "Waits an event ended with a snapshot, instead of a status read."
+            ).add(1)
         return applied.needs_read
 
     async def _read(self) -> None:
@@ -508,12 +533,33 @@ class _RunStateMachine:
 
     def _set_snapshot(self, snapshot: RunSnapshot) -> None:
         state = self._state
+        if snapshot.completed_at is not None and snapshot.is_terminal:
+            known = state.snapshot
+            if known is None or known.object_id != snapshot.object_id or not known.is_terminal:
+                self._record_notice(snapshot.completed_at)
         if snapshot.object_id not in state.object_ids:
             state.object_ids.append(snapshot.object_id)
         if snapshot.usage is not None:
             state.usage_by_object[snapshot.object_id] = snapshot.usage
         state.snapshot = snapshot
         self._publish()
+
+    @property
+    def _metrics(self) -> MetricMeter:
+        """Temporal's workflow meter (silent during replay), labelled with the backend."""
+        return workflow.metric_meter().with_additional_attributes(
+            {"backend": self._request.backend}
+        )
+
+    def _record_notice(self, completed_at: float) -> None:
+        """Record how long after the API's completion time this workflow learnt of it."""
+        noticed = workflow.now().timestamp() - completed_at
+        mode = "webhooks" if self._request.poll.webhooks else "polling"
+        self._metrics.create_histogram_float(
+            COMPLETION_TO_NOTICE,
+            "From the API's completion time (whole seconds on OpenAI) to the workflow's notice.",
+            "s",
+        ).record(max(noticed, 0.0), {"mode": mode})
 
     def _publish(self, status_override: str | None = None) -> None:
         """Upsert changed search attributes and refresh the UI details."""
@@ -602,6 +648,19 @@ class LegacyRunWorkflow(_RunStateMachine):
     def _continue_as_new(self, state: RunProgress) -> NoReturn:
         carried = LegacyRunRequest.model_validate({**dict(self._request), "progress": state})
         workflow.continue_as_new(carried)
+
+
+@contextlib.contextmanager
+def _attached(context: trace_context.Context | None) -> Iterator[None]:
+    """Run the block in `context` (a trace context), or as it is when None."""
+    if context is None:
+        yield
+        return
+    token = trace_context.attach(context)
+    try:
+        yield
+    finally:
+        trace_context.detach(token)
 
 
 def _cause(err: ActivityError) -> str:

@@ -26,6 +26,7 @@ from typing import Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Response, status
 from openai import AsyncOpenAI, DefaultAioHttpClient
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -38,17 +39,23 @@ from durable_runs.bridge.delivery import (
     visibility_owner,
 )
 from durable_runs.bridge.dependencies import State, TemporalClient, Verified
+from durable_runs.bridge.metrics import BridgeMetrics, Metrics
 from durable_runs.bridge.routing import EventDataError, Lookup, Target, Unrouted, route
 from durable_runs.bridge.state import BridgeConfig, BridgeState
+from durable_runs.bridge.tracing import LOOKUP_SPAN, SIGNAL_SPAN, DeliverySpans, tracer
 from durable_runs.bridge.verify import WebhookVerifier
 from durable_runs.search_attributes import SearchAttributesMissingError, ensure_registered
 from durable_runs.settings import Settings, get_settings
+from durable_runs.telemetry.tracing import install_tracing, tracing_plugins
 from durable_runs.temporal import connect
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/openai"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+BRIDGE_SERVICE = "durable-runs-bridge"
+"""The bridge's OpenTelemetry service name when `OTEL_SERVICE_NAME` is unset."""
 RETRY_AFTER_S = 5
 
 MISSING_KEY = (
@@ -82,9 +89,20 @@ async def healthz(state: State) -> dict[str, int | str]:
     return {"status": "ok", "routing": state.routing, **state.stats.as_dict()}
 
 
+@router.get(METRICS_PATH)
+async def metrics(metrics: Metrics) -> Response:
+    """Prometheus metrics: deliveries by outcome (the `/healthz` counters), lookup and signal
+    latency."""
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
 @router.post(WEBHOOK_PATH)
 async def receive_webhook(
-    delivery: Verified, state: State, client: TemporalClient, response: Response
+    delivery: Verified,
+    state: State,
+    client: TemporalClient,
+    response: Response,
+    metrics: Metrics,
 ) -> DeliveryResult:
     """Route one verified event to its workflow as a `run_event` signal.
 
@@ -103,11 +121,25 @@ async def receive_webhook(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "event data is malformed") from None
     try:
         if isinstance(routed, Lookup):
-            routed = await _find_owner(state, client, routed)
-        if isinstance(routed, Target) and not await signal(
-            client, routed, state.stats, timeout_s=state.config.temporal_timeout_s
-        ):
-            routed = Unrouted("unknown_run", f"workflow {routed.workflow_id} is closed or absent")
+            with (
+                tracer.start_as_current_span(LOOKUP_SPAN),
+                metrics.lookup_seconds.labels(state.routing).time(),
+            ):
+                routed = await _find_owner(state, client, routed)
+        if isinstance(routed, Target):
+            with (
+                tracer.start_as_current_span(
+                    SIGNAL_SPAN, attributes={"temporalWorkflowID": routed.workflow_id}
+                ),
+                metrics.signal_seconds.time(),
+            ):
+                signalled = await signal(
+                    client, routed, state.stats, timeout_s=state.config.temporal_timeout_s
+                )
+            if not signalled:
+                routed = Unrouted(
+                    "unknown_run", f"workflow {routed.workflow_id} is closed or absent"
+                )
     except Unavailable as exc:
         if exc.service == "OpenAI":
             state.stats.api_unavailable += 1
@@ -194,7 +226,7 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
         config: Limits; defaults when None.
 
     Returns:
-        The FastAPI app serving `POST /webhooks/openai` and `GET /healthz`.
+        The FastAPI app serving `POST /webhooks/openai`, `GET /healthz` and `GET /metrics`.
 
     Raises:
         ValueError: When no webhook secret is configured, or the `retrieve` routing has no
@@ -216,7 +248,7 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         verifier = WebhookVerifier(secrets, tolerance_s=bridge_config.tolerance_s)
-        client = await connect(settings, lazy=True)
+        client = await connect(settings, lazy=True, plugins=tracing_plugins())
         openai = None
         if settings.openai_api_key is not None and routing == "retrieve":
             openai = AsyncOpenAI(
@@ -235,9 +267,10 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
         else:
             warm_up = None
             await _register_search_attributes(client, bridge_config.temporal_timeout_s)
-        app.state.bridge = BridgeState(
+        app.state.bridge = state = BridgeState(
             config=bridge_config, verifier=verifier, client=client, routing=routing, openai=openai
         )
+        app.state.metrics = BridgeMetrics(state.stats)
         try:
             yield
         finally:
@@ -249,4 +282,6 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
 
     app = FastAPI(title="durable-runs webhook bridge", lifespan=lifespan)
     app.include_router(router)
+    if install_tracing(settings, service_name=BRIDGE_SERVICE):
+        app.add_middleware(DeliverySpans, path=WEBHOOK_PATH)
     return app

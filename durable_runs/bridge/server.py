@@ -13,6 +13,7 @@ from durable_runs.bridge.app import HEALTH_PATH, WEBHOOK_PATH, create_app
 from durable_runs.bridge.state import BridgeConfig, BridgeState
 from durable_runs.serving import serving
 from durable_runs.settings import Settings
+from durable_runs.telemetry.logs import configure_logging
 
 
 def serve(
@@ -30,9 +31,17 @@ def serve(
         host: Interface to listen on.
         port: Port to listen on.
         config: Bridge limits; defaults when None.
-        log_level: uvicorn's log level.
+        log_level: uvicorn's log level (ours: `DURABLE_RUNS_LOG_LEVEL`).
     """
-    uvicorn.run(create_app(settings, config=config), host=host, port=port, log_level=log_level)
+    configure_logging(settings)
+    # uvicorn's loggers propagate to the root logger configured above (one format for all).
+    uvicorn.run(
+        create_app(settings, config=config),
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Observability from settings: Prometheus metrics, OpenTelemetry traces, structured logs."""
