@@ -35,7 +35,12 @@ class Settings(BaseSettings):
 
     # Inputs stay out of error messages: some of them are keys and secrets.
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
+        # Compose passes `VAR: ${VAR:-}` through as an empty string: that means unset, not "".
+        env_ignore_empty=True,
     )
 
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
