@@ -17,6 +17,9 @@ DEFAULT_OPENAI_MIN_CALLS = 2
 DEFAULT_OPENAI_TARGET_CPU = 0.8
 """Host CPU share past which a worker runs only that minimum (`DURABLE_RUNS_OPENAI_TARGET_CPU`)."""
 
+DEFAULT_SHUTDOWN_GRACE_S = 30.0
+"""Time in-flight work gets to finish after SIGTERM (`DURABLE_RUNS_SHUTDOWN_GRACE_S`)."""
+
 
 class Settings(BaseSettings):
     """Configuration read from the environment (and an optional `.env` file).
@@ -77,6 +80,13 @@ class Settings(BaseSettings):
         le=1,
         description="Host CPU share above which a worker takes no API calls beyond the "
         "minimum; the others wait on the OpenAI queue, in priority order.",
+    )
+    shutdown_grace_s: float = Field(
+        default=DEFAULT_SHUTDOWN_GRACE_S,
+        alias="DURABLE_RUNS_SHUTDOWN_GRACE_S",
+        ge=0,
+        description="On SIGTERM, how long a worker lets its running activities (API calls, "
+        "tools) finish before it cancels them, and the bridge its in-flight deliveries.",
     )
     tools: str = Field(
         default="durable_runs.activities.demo_tools:demo_registry",
