@@ -38,6 +38,7 @@ from durable_runs.bridge.delivery import (
     visibility_owner,
 )
 from durable_runs.bridge.dependencies import State, TemporalClient, Verified
+from durable_runs.bridge.readiness import router as readiness_router
 from durable_runs.bridge.routing import EventDataError, Lookup, Target, Unrouted, route
 from durable_runs.bridge.state import BridgeConfig, BridgeState
 from durable_runs.bridge.verify import WebhookVerifier
@@ -194,7 +195,7 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
         config: Limits; defaults when None.
 
     Returns:
-        The FastAPI app serving `POST /webhooks/openai` and `GET /healthz`.
+        The FastAPI app serving `POST /webhooks/openai`, `GET /healthz` and `GET /readyz`.
 
     Raises:
         ValueError: When no webhook secret is configured, or the `retrieve` routing has no
@@ -249,4 +250,5 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
 
     app = FastAPI(title="durable-runs webhook bridge", lifespan=lifespan)
     app.include_router(router)
+    app.include_router(readiness_router)
     return app

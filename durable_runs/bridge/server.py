@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,7 +33,14 @@ def serve(
         config: Bridge limits; defaults when None.
         log_level: uvicorn's log level.
     """
-    uvicorn.run(create_app(settings, config=config), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings, config=config),
+        host=host,
+        port=port,
+        log_level=log_level,
+        # On SIGTERM uvicorn stops accepting and lets in-flight deliveries finish, this long.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+    )
 
 
 @dataclass(frozen=True)
