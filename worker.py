@@ -5,7 +5,7 @@ assembly lives in `durable_runs.worker`, and `durable_runs.DurableRunsPlugin` ad
 workflows and activities to a worker of your own.
 """
 
-from durable_runs.worker import run
+from durable_runs.cli import entry
 
 if __name__ == "__main__":
-    run()
+    entry(["worker"])

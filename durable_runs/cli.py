@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import importlib.util
 import os
 import signal
@@ -16,6 +17,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import ValidationError
 from rich.console import Console, Group
@@ -639,5 +641,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def entry(argv: Sequence[str] | None = None) -> NoReturn:
+    """The `durable-runs` script: `main(argv)`, then exit without finalizing the interpreter.
+
+    The Temporal client's Rust core keeps threads of its own that the SDK offers no way to
+    stop, and one of them may take the GIL while the interpreter finalizes; the process then
+    aborts ("Fatal Python error: PyGILState_Release ...", exit code 134) after the command
+    succeeded. Every event loop has closed when `main()` returns, so what finalization would
+    still do is run the exit handlers and flush the output: done here, then `os._exit`.
+    """
+    code = main(argv)
+    atexit._run_exitfuncs()  # our children's cleanup, logging's flush
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

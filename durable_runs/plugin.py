@@ -250,6 +250,8 @@ class DurableRunsPlugin(SimplePlugin):
             # A plugin of the client reaches every worker of it already.
             plugins=[] if self in worker.client.config()["plugins"] else [self],
             activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+            # In-flight API calls get the grace the workflow worker's activities get.
+            graceful_shutdown_timeout=worker.config().get("graceful_shutdown_timeout", timedelta()),
         )
         with self._worker_defaults():
             async with companion:

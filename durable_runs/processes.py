@@ -289,6 +289,37 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def port_bindable(host: str, port: int) -> bool:
+    """True when a server could listen on `host:port` now (bound as uvicorn binds: reusing
+    the address, so connections of a dead listener waiting out TIME_WAIT do not count)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+async def wait_port_bindable(host: str, port: int, *, bound_s: float = READY_TIMEOUT_S) -> None:
+    """Wait until `host:port` can be bound again, e.g. before restarting a killed server on it.
+
+    A port a killed server listened on can be held for a while by another socket: a client
+    that connected to the dead port from that very port (a TCP self-connect, possible when the
+    port lies in the ephemeral range, as `free_port()`'s do), or an outgoing connection that
+    was given it as its local port. A restart then fails with "address already in use".
+
+    Raises:
+        PartError: It was still taken after `bound_s`.
+    """
+    deadline = time.monotonic() + bound_s
+    while not port_bindable(host, port):
+        if time.monotonic() > deadline:
+            raise PartError(f"port {port} on {host} still in use after {bound_s:g} s")
+        await asyncio.sleep(POLL_S)  # another socket's release gives no event to wait on
+
+
 def port_open(host: str, port: int) -> bool:
     """True when something accepts TCP connections on `host:port`."""
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):

@@ -21,6 +21,9 @@ DEFAULT_OPENAI_TARGET_CPU = 0.8
 DEFAULT_PAYLOAD_THRESHOLD_BYTES = 256 * 1024
 """Payload size from which external storage keeps it out of history (the SDK's default)."""
 
+DEFAULT_SHUTDOWN_GRACE_S = 30.0
+"""Time in-flight work gets to finish after SIGTERM (`DURABLE_RUNS_SHUTDOWN_GRACE_S`)."""
+
 
 class Settings(BaseSettings):
     """Configuration read from the environment (and an optional `.env` file).
@@ -90,6 +93,13 @@ class Settings(BaseSettings):
         le=1,
         description="Host CPU share above which a worker takes no API calls beyond the "
         "minimum; the others wait on the OpenAI queue, in priority order.",
+    )
+    shutdown_grace_s: float = Field(
+        default=DEFAULT_SHUTDOWN_GRACE_S,
+        alias="DURABLE_RUNS_SHUTDOWN_GRACE_S",
+        ge=0,
+        description="On SIGTERM, how long a worker lets its running activities (API calls, "
+        "tools) finish before it cancels them, and the bridge its in-flight deliveries.",
     )
     tools: str = Field(
         default="durable_runs.activities.demo_tools:demo_registry",

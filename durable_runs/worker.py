@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from openai import AsyncOpenAI
@@ -91,6 +92,7 @@ def build_worker(
     max_cached_workflows: int = 1000,
     workflows: Sequence[type] = EXAMPLE_WORKFLOWS,
     api_tuner: WorkerTuner | None = None,
+    shutdown_grace_s: float = 0.0,
 ) -> Worker:
     """The worker of one process (not yet running): the plugin's, plus business workflows.
 
@@ -104,6 +106,8 @@ def build_worker(
         max_cached_workflows: Workflow cache size (0 replays every task: used by crash tests).
         workflows: Workflows registered beside the run workflows (your business workflows).
         api_tuner: Slots of the OpenAI worker (default: `api_call_tuner()`).
+        shutdown_grace_s: On shutdown, how long running activities of this worker and of its
+            `-openai` companion get to finish before they are cancelled.
     """
     plugin = DurableRunsPlugin(
         openai=openai, tools=tools, openai_rpm=openai_rpm, api_tuner=api_tuner
@@ -116,11 +120,16 @@ def build_worker(
         max_cached_workflows=max_cached_workflows,
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
         activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+        graceful_shutdown_timeout=timedelta(seconds=shutdown_grace_s),
     )
 
 
 async def run_until(worker: Worker, stop: asyncio.Event) -> None:
-    """Run `worker` until `stop` is set, then shut it down gracefully."""
+    """Run `worker` until `stop` is set, then shut it down gracefully.
+
+    Shutting down, the worker stops polling and lets its running activities finish within its
+    `graceful_shutdown_timeout` (then cancels them); the same holds for its `-openai` companion.
+    """
     async with worker:
         await stop.wait()
 
@@ -133,28 +142,30 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
         tools: Defaults to the registry named by `DURABLE_RUNS_TOOLS` (the demo tools).
     """
     settings = settings or get_settings()
-    api = openai_client(settings)
     cache_workflow_bytecode([*RUN_WORKFLOWS, *EXAMPLE_WORKFLOWS])
     runtime = metrics_runtime(settings)
     install_tracing(settings, service_name=WORKER_SERVICE)
-    client = await connect(settings, runtime=runtime, plugins=tracing_plugins())
-    if runtime is not None:
-        log.info("metrics at http://%s/metrics", settings.metrics_bind)
-    worker = build_worker(
-        client,
-        task_queue=settings.task_queue,
-        openai=api,
-        tools=tools or load_registry(settings.tools),
-        openai_rpm=settings.openai_rpm,
-        api_tuner=configured_api_call_tuner(settings),
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling %s and %s", settings.task_queue, settings.openai_task_queue)
-    await run_until(worker, stop)
-    log.info("worker stopped")
+    # Closed before the loop ends, so no connection is left to the interpreter's exit.
+    async with openai_client(settings) as api:
+        client = await connect(settings, runtime=runtime, plugins=tracing_plugins())
+        if runtime is not None:
+            log.info("metrics at http://%s/metrics", settings.metrics_bind)
+        worker = build_worker(
+            client,
+            task_queue=settings.task_queue,
+            openai=api,
+            tools=tools or load_registry(settings.tools),
+            openai_rpm=settings.openai_rpm,
+            api_tuner=configured_api_call_tuner(settings),
+            shutdown_grace_s=settings.shutdown_grace_s,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker polling %s and %s", settings.task_queue, settings.openai_task_queue)
+        await run_until(worker, stop)
+        log.info("worker stopped")
 
 
 def run() -> None:

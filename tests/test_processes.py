@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,11 @@ from durable_runs.processes import (
     Readiness,
     child_env,
     free_port,
+    port_bindable,
     port_check,
     temporal_part,
     wait_client,
+    wait_port_bindable,
 )
 from durable_runs.settings import Settings
 from durable_runs.stack import Stack, StackConfig, first_exit
@@ -207,3 +210,16 @@ async def test_temporal_wait_gives_up_at_its_bound(tmp_path: Path) -> None:
             await wait_client(watched, settings, bound_s=1)
     finally:
         watched.kill()
+
+
+async def test_wait_port_bindable_waits_for_the_holder_to_let_go() -> None:
+    """A port held by another socket is not bindable; once it is closed, the wait ends."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    assert not port_bindable("127.0.0.1", port)
+    with pytest.raises(PartError, match="still in use"):
+        await wait_port_bindable("127.0.0.1", port, bound_s=0.2)
+    holder.close()
+    await wait_port_bindable("127.0.0.1", port, bound_s=5)

@@ -40,6 +40,7 @@ from durable_runs.bridge.delivery import (
 )
 from durable_runs.bridge.dependencies import State, TemporalClient, Verified
 from durable_runs.bridge.metrics import BridgeMetrics, Metrics
+from durable_runs.bridge.readiness import router as readiness_router
 from durable_runs.bridge.routing import EventDataError, Lookup, Target, Unrouted, route
 from durable_runs.bridge.state import BridgeConfig, BridgeState
 from durable_runs.bridge.tracing import LOOKUP_SPAN, SIGNAL_SPAN, DeliverySpans, tracer
@@ -226,7 +227,8 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
         config: Limits; defaults when None.
 
     Returns:
-        The FastAPI app serving `POST /webhooks/openai`, `GET /healthz` and `GET /metrics`.
+        The FastAPI app serving `POST /webhooks/openai`, `GET /healthz`, `GET /readyz`
+            and `GET /metrics`.
 
     Raises:
         ValueError: When no webhook secret is configured, or the `retrieve` routing has no
@@ -284,4 +286,5 @@ def create_app(settings: Settings | None = None, *, config: BridgeConfig | None 
     app.include_router(router)
     if install_tracing(settings, service_name=BRIDGE_SERVICE):
         app.add_middleware(DeliverySpans, path=WEBHOOK_PATH)
+    app.include_router(readiness_router)
     return app

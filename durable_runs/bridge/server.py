@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ def serve(
         port=port,
         log_level=log_level,
         log_config=None,
+        # On SIGTERM uvicorn stops accepting and lets in-flight deliveries finish, this long.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
     )
 
 

@@ -21,6 +21,7 @@ from durable_runs_emulator.config import EmulatorConfig
 from temporalio.client import WorkflowHandle
 
 from durable_runs.models import PollPolicy, RunRequest, RunResult
+from durable_runs.processes import Part, wait_port_bindable
 from durable_runs.workflows.run import RunWorkflow
 from tests.bridge.signing import new_secret
 from tests.crash import history
@@ -321,6 +322,12 @@ def webhook_stack(
     return open_stack(tmp_path, config)
 
 
+async def restart_on(bridge: Part, port: int) -> None:
+    """Start the killed bridge again on its port, once nothing else holds the port."""
+    await wait_port_bindable("127.0.0.1", port, bound_s=START_BOUND_S)
+    await bridge.launch(bound_s=START_BOUND_S)
+
+
 async def bridge_counter(port: int, name: str) -> int:
     """One of the bridge's counters (`received`, `signalled`, ...)."""
     async with httpx.AsyncClient() as http:
@@ -366,8 +373,7 @@ async def test_bridge_killed_mid_delivery(
 
         await wait_for(delivery_failed, within=20, what="a delivery to the dead bridge failed")
         if restart_in_time:
-            bridge.start()
-            await bridge.wait_ready(bound_s=START_BOUND_S)
+            await restart_on(bridge, port)
         result = await result_of(handle)
         elapsed = time.monotonic() - started
         assert (result.status, result.answer) == ("completed", "4")
@@ -382,6 +388,5 @@ async def test_bridge_killed_mid_delivery(
             assert await bridge_counter(port, "signalled") >= 1
         else:
             assert result.api_calls["read"] >= 1  # the safety poll found it completed
-            bridge.start()
-            await bridge.wait_ready(bound_s=START_BOUND_S)
+            await restart_on(bridge, port)
         assert webhooks["failed"] >= 1
