@@ -25,9 +25,10 @@ def data_converter(settings: Settings) -> DataConverter:
     Args:
         settings: The environment's configuration.
     """
-    converter = dataclasses.replace(
-        pydantic_data_converter, external_storage=external_storage(settings)
-    )
+    converter = pydantic_data_converter
+    storage = external_storage(settings)
+    if storage is not None:
+        converter = dataclasses.replace(converter, external_storage=storage)
     if settings.codec_keys:
         converter = dataclasses.replace(
             converter,
