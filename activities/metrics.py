@@ -11,8 +11,8 @@ records every API call where its outcome is known, so no activity counts its own
 - `durable_runs_api_retry_after_seconds{backend,kind}`: the wait a 429 asked for.
 - `durable_runs_api_budget_wait_seconds{backend,kind}`: schedule-to-start of an attempt on the
   `-openai` queue (where the server's rate limit and the worker's slots make calls wait).
-- `durable_runs_tool_calls{tool,outcome}` and `durable_runs_tool_duration_seconds{tool}`: from
-  `activities.tools` (`record_tool_call`).
+
+The tool metrics live in `activities.tool_metrics`, away from the OpenAI SDK this module needs.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ from durable_runs.activities.polling import NOT_DUE, UNCHANGED
 API_CALLS: Final = "durable_runs_api_calls"
 RETRY_AFTER: Final = "durable_runs_api_retry_after_seconds"
 BUDGET_WAIT: Final = "durable_runs_api_budget_wait_seconds"
-TOOL_CALLS: Final = "durable_runs_tool_calls"
-TOOL_DURATION: Final = "durable_runs_tool_duration_seconds"
 
 KINDS: Final = {
     "prepare": "prepare",
@@ -76,25 +74,6 @@ def outcome_of(error: BaseException | None) -> str | None:
     if isinstance(cause, openai.APIConnectionError):
         return "connection"
     return "error"
-
-
-def record_tool_call(tool: str, outcome: str, duration: timedelta) -> None:
-    """Count one tool call and its duration (call inside the tool activity).
-
-    Args:
-        tool: The tool's name.
-        outcome: `ok`, `error` (the tool raised; the model is told), `failed` (a fatal tool
-            raised; the run fails), `unknown` (no such tool allowed) or `bad_arguments`.
-        duration: How long the tool ran (zero when it never ran).
-    """
-    meter = activity.metric_meter()
-    meter.create_counter(TOOL_CALLS, "Tool calls by tool and outcome.").add(
-        1, {"tool": tool, "outcome": outcome}
-    )
-    if outcome in ("ok", "error", "failed"):
-        meter.create_histogram_timedelta(TOOL_DURATION, "How long each tool call ran.", "s").record(
-            duration, {"tool": tool}
-        )
 
 
 class _ApiCallMetrics(ActivityInboundInterceptor):

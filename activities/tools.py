@@ -22,7 +22,7 @@ from pydantic import BaseModel, create_model
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from durable_runs.activities.metrics import record_tool_call
+from durable_runs.activities.tool_metrics import record_tool_call
 from durable_runs.models import ToolCallInput, ToolOutput, parse_tool_arguments
 
 IDEMPOTENCY_KEY_PARAMETER = "idempotency_key"

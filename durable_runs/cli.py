@@ -14,10 +14,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 from rich.console import Console, Group
@@ -29,11 +29,13 @@ from temporalio.service import RPCError
 
 from durable_runs import client as api
 from durable_runs.activities.tools import ToolRegistry, load_registry
-from durable_runs.devserver import temporal_cli
 from durable_runs.models import RunRequest, RunResult, RunStatusView
 from durable_runs.settings import Settings, get_settings
-from durable_runs.stack import StackConfig, StackError, first_exit, running_stack
-from durable_runs.workflows.run import RunWorkflow
+
+if TYPE_CHECKING:
+    # Imported where used: `run`, `status`, `list` and `cancel` start without the stack's
+    # process management and the Temporal test server.
+    from durable_runs.stack import StackConfig
 
 PROGRESS_REFRESH_S = 0.25
 QUERY_TIMEOUT = timedelta(seconds=2)
@@ -175,6 +177,8 @@ def check_dev_tools(*, emulator: bool) -> None:
     Raises:
         CliError: The `temporal` CLI, or the emulator when it is wanted, is missing.
     """
+    from durable_runs.devserver import temporal_cli
+
     try:
         temporal_cli()
     except FileNotFoundError as err:
@@ -188,6 +192,8 @@ def check_dev_tools(*, emulator: bool) -> None:
 
 
 def _stack_config(args: argparse.Namespace) -> StackConfig:
+    from durable_runs.stack import StackConfig
+
     check_dev_tools(emulator=not getattr(args, "no_emulator", False))
     return StackConfig(
         host=args.host,
@@ -216,12 +222,22 @@ def _cancel_on_signals() -> None:
         loop.add_signal_handler(sig, task.cancel)
 
 
+def _run_stack_command(command: Coroutine[Any, Any, int]) -> int:
+    """Run a command that starts the stack; a part that cannot start is an expected failure."""
+    from durable_runs.stack import StackError
+
+    try:
+        return asyncio.run(command)
+    except StackError as err:
+        raise CliError(str(err)) from err
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """`durable-runs dev`: start the stack, stay up until Ctrl-C, stop everything."""
     config = _stack_config(args)
     if not config.emulator and get_settings().openai_api_key is None:
         raise CliError("--no-emulator needs OPENAI_API_KEY (and optionally OPENAI_BASE_URL)")
-    return asyncio.run(_dev(config, make_console()))
+    return _run_stack_command(_dev(config, make_console()))
 
 
 async def _dev(config: StackConfig, console: Console) -> int:
@@ -235,6 +251,8 @@ async def _dev(config: StackConfig, console: Console) -> int:
 
 
 async def _serve_stack(config: StackConfig, console: Console) -> int:
+    from durable_runs.stack import first_exit, running_stack
+
     async with running_stack(config) as stack:
         table = Table(title="durable-runs dev stack", show_header=False)
         table.add_row("Temporal", stack.temporal_address)
@@ -327,7 +345,7 @@ async def _run(args: argparse.Namespace) -> int:
         with Live(console=console, refresh_per_second=8, transient=True) as live:
             while not result_task.done():
                 try:
-                    view = await handle.query(RunWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+                    view = await api.query_status(handle, rpc_timeout=QUERY_TIMEOUT)
                 except RPCError:
                     pass  # not yet started by the worker: keep the last view
                 elapsed = time.monotonic() - started
@@ -434,7 +452,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`durable-runs demo`: start the stack, run the four demo runs, compare, stop."""
-    return asyncio.run(_demo(_stack_config(args)))
+    return _run_stack_command(_demo(_stack_config(args)))
 
 
 async def _demo(config: StackConfig) -> int:
@@ -632,7 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (CliError, api.DurableRunsError, StackError) as err:
+    except (CliError, api.DurableRunsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
@@ -35,10 +35,11 @@ from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import Backend, RunRequest, RunResult, RunStatusView
 from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
 from durable_runs.temporal import TemporalConfigError, connect, connect_config
-from durable_runs.workflows.run import LEGACY_TYPE_NAME, RunWorkflow
+from durable_runs.workflow_names import LEGACY_TYPE_NAME, RUN_WORKFLOW_TYPE, STATUS_QUERY
 
-RunHandle = WorkflowHandle[RunWorkflow, RunResult]
-"""Handle of one `RunWorkflow` execution."""
+RunHandle = WorkflowHandle[Any, RunResult]
+"""Handle of one run workflow execution, reached by type name (this module imports no workflow
+code, so a client does not load the worker's activities and the OpenAI SDK)."""
 
 SUMMARY_CHARS = 120
 """Longest question shown as the workflow's summary in the Temporal UI."""
@@ -199,16 +200,18 @@ async def start_run(
     """
     request = validate_request(request, tools)
     queue = task_queue or get_settings().task_queue
-    return await client.start_workflow(
-        RunWorkflow.run,
+    handle: RunHandle = await client.start_workflow(
+        RUN_WORKFLOW_TYPE,
         request,
         id=workflow_id or new_workflow_id(),
         task_queue=queue,
+        result_type=RunResult,
         search_attributes=sa.at_start(request.backend),
         static_summary=summary_of(request),
         static_details=f"backend **{request.backend}** · tools {', '.join(request.tools) or '-'}"
         f" · webhooks {'on' if request.poll.webhooks else 'off'}",
     )
+    return handle
 
 
 async def run(
@@ -242,7 +245,24 @@ async def run(
 
 def get_handle(client: Client, workflow_id: str) -> RunHandle:
     """The handle of an existing run workflow (its latest execution)."""
-    return client.get_workflow_handle_for(RunWorkflow.run, workflow_id)
+    handle: RunHandle = client.get_workflow_handle(workflow_id, result_type=RunResult)
+    return handle
+
+
+async def query_status(handle: RunHandle, *, rpc_timeout: timedelta | None = None) -> RunStatusView:
+    """Query `status` of a run workflow: what it knows about its run now.
+
+    Args:
+        handle: The run workflow's handle.
+        rpc_timeout: How long to wait for the answer (the client's default when None).
+
+    Raises:
+        RPCError: No such workflow, or no worker answered in time.
+    """
+    view: RunStatusView = await handle.query(
+        STATUS_QUERY, result_type=RunStatusView, rpc_timeout=rpc_timeout
+    )
+    return view
 
 
 async def get_status(client: Client, workflow_id: str) -> RunStatusView:
@@ -252,7 +272,7 @@ async def get_status(client: Client, workflow_id: str) -> RunStatusView:
         DurableRunsError: No such workflow.
     """
     try:
-        return await get_handle(client, workflow_id).query(RunWorkflow.status)
+        return await query_status(get_handle(client, workflow_id))
     except RPCError as err:
         raise DurableRunsError(f"cannot query {workflow_id}: {err.message}") from err
 
@@ -284,7 +304,7 @@ def runs_query(
 ) -> str:
     """The visibility query `list_runs` sends (run workflows, filtered on our search attributes)."""
     # Runs started before the rename still run under the former type name.
-    types = ", ".join(_quote(name) for name in (RunWorkflow.__name__, LEGACY_TYPE_NAME))
+    types = ", ".join(_quote(name) for name in (RUN_WORKFLOW_TYPE, LEGACY_TYPE_NAME))
     clauses = [f"WorkflowType IN ({types})"]
     if status:
         clauses.append(f"{sa.OPENAI_RUN_STATUS.name} = {_quote(status)}")

