@@ -281,12 +281,21 @@ def child_env(
     return env
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports `free_port` already gave this process: a port is free until its part binds it, and
+the kernel may offer the same one again meanwhile (a dev server was once given one port for
+both its gRPC and HTTP APIs and could not start)."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on now on `host`."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port nothing listens on now on `host`, never one this process was given before."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def port_bindable(host: str, port: int) -> bool:

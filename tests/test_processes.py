@@ -223,3 +223,9 @@ async def test_wait_port_bindable_waits_for_the_holder_to_let_go() -> None:
         await wait_port_bindable("127.0.0.1", port, bound_s=0.2)
     holder.close()
     await wait_port_bindable("127.0.0.1", port, bound_s=5)
+
+
+def test_free_port_never_gives_the_same_port_twice() -> None:
+    """The kernel may offer a port again while it is still unbound: the harness must not."""
+    ports = [free_port() for _ in range(2000)]
+    assert len(set(ports)) == len(ports)

@@ -6,7 +6,6 @@ not dedup, so every signal the bridge sends is seen.
 
 from __future__ import annotations
 
-import socket
 import uuid
 from typing import Any
 
@@ -123,11 +122,3 @@ async def counters(http: httpx.AsyncClient, bridge: RunningBridge) -> dict[str, 
     assert response.status_code == 200
     data: dict[str, Any] = response.json()
     return data
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

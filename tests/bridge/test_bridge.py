@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from durable_runs.bridge.server import RunningBridge, running_bridge
 from durable_runs.bridge.state import BridgeConfig
 from durable_runs.devserver import start_dev_environment
+from durable_runs.processes import free_port
 from tests.bridge.recording import (
     OLD_SECRET,
     SECRET,
@@ -28,7 +29,6 @@ from tests.bridge.recording import (
     address_of,
     counters,
     events_of,
-    free_port,
     post,
     recorder,
     settings_for,

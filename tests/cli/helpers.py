@@ -45,14 +45,6 @@ async def cli(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> CliRes
     return CliResult(code=code, out=captured.out, err=captured.err)
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def port_open(port: int) -> bool:
     """True when something accepts connections on 127.0.0.1:port."""
     try:

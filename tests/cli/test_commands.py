@@ -11,7 +11,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from durable_runs import client as api
-from tests.cli.helpers import CliResult, cli, env_vars, free_port
+from durable_runs.processes import free_port
+from tests.cli.helpers import CliResult, cli, env_vars
 from tests.conftest import WorkerFactory
 
 VISIBILITY_TIMEOUT_S = 15.0

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psutil
 
+from durable_runs.processes import free_port
 from tests.cli.helpers import (
     PROJECT_ROOT,
     cli_args,
-    free_port,
     port_open,
     processes_with_env,
     subprocess_env,

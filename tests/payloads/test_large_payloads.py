@@ -5,7 +5,9 @@ Real dev server, real emulator over HTTP, a real S3-compatible server (moto, its
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import uuid
 from typing import Any
 
@@ -19,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from durable_runs.activities.demo_tools import demo_registry
 from durable_runs.activities.tools import ToolRegistry
+from durable_runs.codec_keys import parse_codec_keys
 from durable_runs.models import SubmitInput
 from durable_runs.options import PAYLOADS_TOO_LARGE
 from durable_runs.settings import Settings
@@ -142,6 +145,45 @@ async def test_big_tool_output_and_answer_go_to_s3_and_history_stays_small(
     sizes = sorted(obj["Size"] for obj in objects)
     assert sum(size > 5 * MIB for size in sizes) >= 2  # the tool's result, the submit's input
     assert sum(3 * MIB < size < 4 * MIB for size in sizes) >= 2  # the answer read, the result
+
+
+def _bucket_bytes(s3_server: S3Server, bucket: str) -> bytes:
+    objects = s3_server.s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return b"".join(
+        s3_server.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read() for obj in objects
+    )
+
+
+@pytest.mark.parametrize("encrypted", [True, False], ids=["encrypted", "plain-planted-fault"])
+async def test_with_encryption_the_bucket_holds_only_ciphertext(
+    temporal_env: WorkflowEnvironment,
+    worker_factory: WorkerFactory,
+    registry: ToolRegistry,
+    s3_server: S3Server,
+    bucket: str,
+    encrypted: bool,
+) -> None:
+    """Encryption and storage together: what goes to S3 is already encrypted.
+
+    The same check on a run without keys finds the tool output in the bucket, so it can fail.
+    """
+    target = temporal_env.client.service_client.config.target_host
+    key = base64.b64encode(os.urandom(32)).decode()
+    settings = Settings(
+        TEMPORAL_ADDRESS=target,
+        DURABLE_RUNS_PAYLOAD_BUCKET=bucket,
+        codec_keys=parse_codec_keys(f"k1:{key}") if encrypted else (),
+    )
+    client = await connect(settings)
+    req = request("secret question", tools=["big_text"], metadata=_big_run_metadata(1 * MIB))
+    async with worker_factory(client, registry=registry) as queue:
+        handle = await start(client, queue, req)
+        result = await handle.result()
+    assert result.status == "completed"
+    stored = _bucket_bytes(s3_server, bucket)
+    assert len(stored) > 5 * MIB
+    plaintext = big_text(4096).encode()
+    assert (plaintext in stored) is not encrypted
 
 
 @pytest.mark.parametrize(

@@ -28,11 +28,12 @@ from durable_runs.codec_server import create_app
 from durable_runs.devserver import LATENCY_ARGS, start_dev_environment, ui_codec_args
 from durable_runs.models import RunRequest
 from durable_runs.payloads import data_converter
+from durable_runs.processes import free_port
 from durable_runs.serving import serving
 from durable_runs.settings import Settings
 from durable_runs.worker import build_worker
 from tests.ui import test_temporal_ui as shared
-from tests.ui.test_temporal_ui import DOCS, FAST_POLL, UI_TIMEOUT_MS, _free_port
+from tests.ui.test_temporal_ui import DOCS, FAST_POLL, UI_TIMEOUT_MS
 
 browser = shared.browser
 page = shared.page
@@ -55,7 +56,7 @@ class EncryptedRun:
 @pytest.fixture(scope="module")
 async def encrypted_run(openai_client: AsyncOpenAI) -> AsyncIterator[EncryptedRun]:
     """A dev server whose UI decodes through `127.0.0.1:<codec port>`, and one encrypted run."""
-    ui_port, codec_port = _free_port(), _free_port()
+    ui_port, codec_port = free_port(), free_port()
     key = base64.b64encode(os.urandom(32)).decode()
     settings = Settings(
         codec_keys=parse_codec_keys(f"ui-test:{key}"),

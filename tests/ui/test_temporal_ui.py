@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,6 +25,7 @@ from temporalio.client import Client
 from durable_runs.activities.demo_tools import demo_registry
 from durable_runs.devserver import start_dev_environment
 from durable_runs.models import PollPolicy, RunRequest
+from durable_runs.processes import free_port
 from durable_runs.worker import build_worker
 from durable_runs.workflows.run import RunWorkflow
 
@@ -70,12 +70,6 @@ class UiStack:
     waiting_id: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _until(check: Callable[[], Awaitable[bool]], *, within: float = 20.0) -> None:
     deadline = time.monotonic() + within
     while not await check():
@@ -96,7 +90,7 @@ async def ui_stack(openai_client: AsyncOpenAI) -> AsyncIterator[UiStack]:
 
     registry = demo_registry()
     registry.register(wait_for_approval)
-    ui_port = _free_port()
+    ui_port = free_port()
     env = await start_dev_environment(ui=True, ui_port=ui_port)
     async with env:
         client = env.client

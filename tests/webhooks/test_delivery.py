@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ from openai import AsyncOpenAI
 from temporalio.client import Client
 
 from durable_runs.bridge.server import RunningBridge, running_bridge
+from durable_runs.processes import free_port
 from durable_runs.settings import Settings
 from durable_runs.workflows.run import RunWorkflow
 from tests.conftest import TEST_API_KEY, WorkerFactory
@@ -31,14 +31,6 @@ from tests.webhooks.helpers import (
 )
 
 
-def unused_port() -> int:
-    """A port nothing listens on right now (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_bridge_down_at_first_attempt_the_retry_delivers(
     client: Client,
     worker_factory: WorkerFactory,
@@ -46,7 +38,7 @@ async def test_bridge_down_at_first_attempt_the_retry_delivers(
     webhook_secret: str,
     backend: str,
 ) -> None:
-    port = unused_port()
+    port = free_port()
     config = EmulatorConfig(
         webhook_url=f"http://127.0.0.1:{port}/webhooks/openai",
         webhook_secret=webhook_secret,

@@ -8,7 +8,6 @@ the runs did (the emulator's and the workflows' own records).
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -21,6 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from durable_runs.bridge.server import RunningBridge, running_bridge
+from durable_runs.processes import free_port
 from durable_runs.settings import Settings
 from durable_runs.telemetry.metrics import metrics_runtime
 from durable_runs.temporal import connect
@@ -38,14 +38,6 @@ from tests.webhooks.helpers import (
 )
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def free_port() -> int:
-    """A port free right now on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def scrape(url: str) -> Samples:
