@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from durable_runs_emulator.server import RunningEmulator
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
@@ -61,7 +63,7 @@ async def event_count(handle: api.RunHandle) -> int:
     return len((await handle.fetch_history()).events)
 
 
-def tool_activities(events: list[Any]) -> int:
+def tool_activities(events: Sequence[HistoryEvent]) -> int:
     """Tool activities scheduled in a history."""
     return sum(
         1
@@ -173,9 +175,12 @@ async def _grew(handle: api.RunHandle, before: int) -> bool:
 
 @pytest.mark.parametrize("on_no_decision", ["reject", "fail"])
 async def test_no_decision_policy(
-    client: Client, worker_factory: WorkerFactory, tools: ToolRegistry, on_no_decision: str
+    client: Client,
+    worker_factory: WorkerFactory,
+    tools: ToolRegistry,
+    on_no_decision: Literal["reject", "fail"],
 ) -> None:
-    policy = ApprovalPolicy(on_no_decision=on_no_decision, decide_within_s=1)  # type: ignore[arg-type]
+    policy = ApprovalPolicy(on_no_decision=on_no_decision, decide_within_s=1)
     async with worker_factory(client) as queue:
         handle = await start_refund(client, queue, tools, approval=policy)
         result = await handle.result()
