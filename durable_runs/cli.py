@@ -511,8 +511,25 @@ async def _decide(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """`durable-runs demo`: start the stack, run the four demo runs, compare, stop."""
+    """`durable-runs demo`: start the stack, run the four demo runs, compare, stop.
+
+    With `--approvals`, the approvals demo instead: a run that stops at a tool to approve.
+    """
+    if args.approvals:
+        return _run_stack_command(_demo_approvals(_stack_config(args), yes=args.yes))
     return _run_stack_command(_demo(_stack_config(args)))
+
+
+async def _demo_approvals(config: StackConfig, *, yes: bool) -> int:
+    from durable_runs.demo_approvals import run_approvals_demo
+
+    _cancel_on_signals()
+    interactive = sys.stdin.isatty() and not yes
+    try:
+        return await run_approvals_demo(config, make_console(), interactive=interactive)
+    except asyncio.CancelledError:
+        print("interrupted; stopped everything it started", file=sys.stderr)
+        return 130
 
 
 async def _demo(config: StackConfig) -> int:
@@ -726,6 +743,13 @@ def build_parser() -> argparse.ArgumentParser:
         "polling vs webhook table, then stops everything. Exits non-zero when an answer is wrong.",
     )
     _add_stack_args(demo)
+    demo.add_argument(
+        "--approvals",
+        action="store_true",
+        help="the approvals demo instead: a run stops at refund_order (requires approval); "
+        "approve it from another terminal, or press Enter (approved at once when not a terminal)",
+    )
+    demo.add_argument("--yes", action="store_true", help="with --approvals: approve without asking")
     demo.set_defaults(func=cmd_demo)
     return parser
 
