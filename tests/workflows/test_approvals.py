@@ -203,8 +203,13 @@ async def test_cancel_while_awaiting_cancels_the_run_at_the_api(
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
     assert isinstance(failure.value.cause, CancelledError)
-    [run] = await runs_of(emulator, handle.id)
-    assert run["statuses"][-1][0] == "cancelled"
+    # The cancel activity saw `cancelling`; the emulator then ends the run as `cancelled`.
+
+    async def cancelled_at_the_api() -> bool:
+        [run] = await runs_of(emulator, handle.id)
+        return bool(run["statuses"][-1][0] == "cancelled")
+
+    await wait_for(cancelled_at_the_api, what="the run cancelled at the API")
 
 
 async def test_assistants_expiry_follows_on_expired(
