@@ -29,7 +29,7 @@ from temporalio.service import RPCError
 
 from durable_runs import client as api
 from durable_runs.activities.tools import ToolRegistry, load_registry
-from durable_runs.models import RunRequest, RunResult, RunStatusView
+from durable_runs.models import PendingApproval, RunRequest, RunResult, RunStatusView
 from durable_runs.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ def status_table(view: RunStatusView, *, elapsed_s: float | None = None) -> Tabl
         table.add_row("next check", f"in {max(wait, 0):.1f} s")
     if view.last_error is not None:
         table.add_row("last error", f"{view.last_error.code}: {view.last_error.message}")
+    for item in view.pending_approvals:
+        table.add_row("awaiting approval", f"{item.tool}({item.arguments}) call {item.call_id}")
     return table
 
 
@@ -450,9 +452,84 @@ async def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_approvals(_: argparse.Namespace) -> int:
+    """`durable-runs approvals`: tool calls waiting for a person, across runs."""
+    return asyncio.run(_approvals())
+
+
+def approvals_table(pending: Sequence[PendingApproval]) -> Table:
+    """Pending tool calls as a table: tool, arguments, run, call, waiting since, expiry."""
+    table = Table(title=f"pending approvals ({len(pending)})")
+    for column in ("tool", "arguments", "run", "call", "waiting since", "expires"):
+        table.add_column(column, no_wrap=column != "arguments")
+    for item in pending:
+        table.add_row(
+            item.tool,
+            item.arguments,
+            item.workflow_id,
+            item.call_id,
+            item.waiting_since.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            item.expires_at.astimezone().strftime("%H:%M:%S") if item.expires_at else "-",
+        )
+    return table
+
+
+async def _approvals() -> int:
+    console = make_console()
+    client = await api.connect_client(get_settings())
+    pending = await api.pending_approvals(client)
+    console.print(approvals_table(pending))
+    if pending:
+        first = pending[0]
+        console.print(
+            f"decide with: durable-runs approve {first.workflow_id} {first.call_id} "
+            "[--reason R] [--arguments JSON]  |  durable-runs reject RUN CALL --reason R"
+        )
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """`durable-runs approve|reject RUN CALL`: decide a pending tool call."""
+    return asyncio.run(_decide(args))
+
+
+async def _decide(args: argparse.Namespace) -> int:
+    console = make_console()
+    client = await api.connect_client(get_settings())
+    approve = args.command == "approve"
+    await api.decide(
+        client,
+        args.workflow_id,
+        args.call_id,
+        approve=approve,
+        reason=args.reason,
+        edited_arguments=getattr(args, "arguments", None),
+    )
+    verdict = "approved" if approve else "rejected"
+    console.print(f"{verdict} call {args.call_id} of {args.workflow_id}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """`durable-runs demo`: start the stack, run the four demo runs, compare, stop."""
+    """`durable-runs demo`: start the stack, run the four demo runs, compare, stop.
+
+    With `--approvals`, the approvals demo instead: a run that stops at a tool to approve.
+    """
+    if args.approvals:
+        return _run_stack_command(_demo_approvals(_stack_config(args), yes=args.yes))
     return _run_stack_command(_demo(_stack_config(args)))
+
+
+async def _demo_approvals(config: StackConfig, *, yes: bool) -> int:
+    from durable_runs.demo_approvals import run_approvals_demo
+
+    _cancel_on_signals()
+    interactive = sys.stdin.isatty() and not yes
+    try:
+        return await run_approvals_demo(config, make_console(), interactive=interactive)
+    except asyncio.CancelledError:
+        print("interrupted; stopped everything it started", file=sys.stderr)
+        return 130
 
 
 async def _demo(config: StackConfig) -> int:
@@ -624,6 +701,38 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=50, help="default %(default)s")
     listing.set_defaults(func=cmd_list)
 
+    approvals = sub.add_parser(
+        "approvals",
+        help="list tool calls waiting for approval",
+        description="List the tool calls that wait for a person's decision, across runs "
+        "(runs whose OpenAIRunStatus is awaiting_approval): tool, arguments, run, call, waiting "
+        "since.",
+    )
+    approvals.set_defaults(func=cmd_approvals)
+
+    approve = sub.add_parser(
+        "approve",
+        help="approve a pending tool call",
+        description="Approve a pending tool call (Workflow Update `decide`): the tool runs, "
+        "with --arguments instead of the model's when given, and the run goes on.",
+    )
+    approve.add_argument("workflow_id", metavar="RUN")
+    approve.add_argument("call_id", metavar="CALL")
+    approve.add_argument("--reason", default="", help="why (recorded in the run's history)")
+    approve.add_argument("--arguments", help="JSON object to run the tool with instead")
+    approve.set_defaults(func=cmd_decide, command="approve")
+
+    reject = sub.add_parser(
+        "reject",
+        help="reject a pending tool call",
+        description="Reject a pending tool call (Workflow Update `decide`): the model gets "
+        '{"rejected": true, "reason": ...} as the tool\'s output, and the run goes on.',
+    )
+    reject.add_argument("workflow_id", metavar="RUN")
+    reject.add_argument("call_id", metavar="CALL")
+    reject.add_argument("--reason", default="", help="why (the model sees it)")
+    reject.set_defaults(func=cmd_decide, command="reject")
+
     demo = sub.add_parser(
         "demo",
         help="start the stack, run four demo runs, compare polling and webhooks, stop",
@@ -634,6 +743,13 @@ def build_parser() -> argparse.ArgumentParser:
         "polling vs webhook table, then stops everything. Exits non-zero when an answer is wrong.",
     )
     _add_stack_args(demo)
+    demo.add_argument(
+        "--approvals",
+        action="store_true",
+        help="the approvals demo instead: a run stops at refund_order (requires approval); "
+        "approve it from another terminal, or press Enter (approved at once when not a terminal)",
+    )
+    demo.add_argument("--yes", action="store_true", help="with --approvals: approve without asking")
     demo.set_defaults(func=cmd_demo)
     return parser
 

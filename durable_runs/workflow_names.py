@@ -20,3 +20,6 @@ STATUS_QUERY: Final = "status"
 
 RUN_EVENT_SIGNAL: Final = "run_event"
 """Signal to a run workflow: a webhook event about its run (`RunEvent`)."""
+
+DECIDE_UPDATE: Final = "decide"
+"""Workflow Update of a run workflow: a person's decision on a tool call (`ApprovalDecision`)."""

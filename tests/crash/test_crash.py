@@ -9,9 +9,11 @@ more).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,16 @@ import pytest
 from durable_runs_emulator.config import EmulatorConfig
 from temporalio.client import WorkflowHandle
 
-from durable_runs.models import PollPolicy, RunRequest, RunResult
+from durable_runs.models import (
+    ApprovalDecision,
+    ApprovalPolicy,
+    PollPolicy,
+    RunRequest,
+    RunResult,
+    RunStatusView,
+)
 from durable_runs.processes import Part, wait_port_bindable
+from durable_runs.workflow_names import DECIDE_UPDATE, STATUS_QUERY
 from durable_runs.workflows.run import RunWorkflow
 from tests.bridge.signing import new_secret
 from tests.crash import history
@@ -190,6 +200,37 @@ async def test_kill_during_wait(stack: Stack, backend: str) -> None:
     result = await result_of(handle)
     assert (result.status, result.answer) == ("completed", "4")
     await assert_one_per_step(stack, handle.id, result)
+    assert len(history.worker_identities(await history.events(handle))) == 2
+
+
+async def test_kill_while_awaiting_approval(stack: Stack) -> None:
+    """Killed while the run awaits a person's decision (no activity pending): the decision
+    reaches the new worker, and the approved tool's effect applies once."""
+    worker = await stack.start_worker("worker-1")
+    plan = json.dumps([[{"name": "refund_order", "arguments": {"order_id": "A-17", "amount": 2}}]])
+    req = run_request(
+        "Refund order A-17",
+        tools=["refund_order"],
+        approval=ApprovalPolicy(tools=["refund_order"]),
+        metadata={"emu_tool_plan": plan},
+    )
+    handle = await start(stack, req)
+
+    async def pending() -> str | None:
+        view = await handle.query(STATUS_QUERY, result_type=RunStatusView)
+        return view.pending_approvals[0].call_id if view.pending_approvals else None
+
+    call_id = await wait_for(pending, within=20, what="the run awaiting approval")
+    description = await handle.describe()
+    assert not description.raw_description.pending_activities
+    worker.kill()
+    await stack.start_worker("worker-2")
+    decision = ApprovalDecision(call_id=call_id, approve=True, reason="crash test")
+    await handle.execute_update(DECIDE_UPDATE, decision, rpc_timeout=timedelta(seconds=60))
+    result = await result_of(handle)
+    assert result.status == "completed" and '"amount": 2' in result.answer
+    await assert_one_per_step(stack, handle.id, result)
+    assert_effects_once(stack, keys=1)
     assert len(history.worker_identities(await history.events(handle))) == 2
 
 

@@ -136,11 +136,17 @@ def celsius_to_fahrenheit(celsius: float, idempotency_key: str) -> dict[str, flo
     return dict(_call("celsius_to_fahrenheit", idempotency_key, value))
 
 
+def refund_order(order_id: str, amount: float, idempotency_key: str) -> dict[str, object]:
+    """Refund an order; a person approves it first."""
+    return dict(_call("refund_order", idempotency_key, {"order_id": order_id, "amount": amount}))
+
+
 def registry() -> ToolRegistry:
     """The crash tools, under the demo tools' names."""
     tools = ToolRegistry()
     tools.register(get_weather)
     tools.register(celsius_to_fahrenheit)
+    tools.register(refund_order, requires_approval=True)
     return tools
 
 

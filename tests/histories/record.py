@@ -37,9 +37,17 @@ from temporalio.exceptions import CancelledError
 from durable_runs.activities.demo_tools import demo_registry
 from durable_runs.bridge.server import running_bridge
 from durable_runs.devserver import start_dev_environment
-from durable_runs.models import PollPolicy, RunRequest, RunResult
+from durable_runs.models import (
+    ApprovalDecision,
+    ApprovalPolicy,
+    PollPolicy,
+    RunRequest,
+    RunResult,
+    RunStatusView,
+)
 from durable_runs.settings import Settings
 from durable_runs.worker import build_worker
+from durable_runs.workflow_names import DECIDE_UPDATE, STATUS_QUERY
 from durable_runs.workflows.run import RunWorkflow
 from tests.bridge.signing import new_secret
 
@@ -159,6 +167,45 @@ async def continued_as_new(handle: Handle, _: RunningEmulator) -> None:
     await _expect(handle, status="completed", answer="4")
 
 
+REFUND_PLAN = json.dumps(
+    [[{"name": "refund_order", "arguments": {"order_id": "A-17", "amount": 20.0}}]]
+)
+"""`emu_tool_plan` of the approval scenarios: the model asks `refund_order` once."""
+
+
+def refund(**fields: Any) -> RunRequest:
+    """A run whose one tool call (`refund_order`) waits for a person's decision."""
+    return req(
+        "Refund order A-17",
+        tools=["refund_order"],
+        approval=ApprovalPolicy(tools=["refund_order"]),
+        metadata={"emu_tool_plan": REFUND_PLAN},
+        **fields,
+    )
+
+
+def decided(approve: bool, **edits: str) -> Callable[[Handle, RunningEmulator], Awaitable[None]]:
+    """Wait for the pending call, decide it, and check the run completed after one round."""
+
+    async def check(handle: Handle, _: RunningEmulator) -> None:
+        for _attempt in range(200):
+            view = await handle.query(STATUS_QUERY, result_type=RunStatusView)
+            if view.pending_approvals:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the run never awaited approval")
+        call_id = view.pending_approvals[0].call_id
+        decision = ApprovalDecision(call_id=call_id, approve=approve, reason="recorded", **edits)
+        await handle.execute_update(DECIDE_UPDATE, decision)
+        result = await _expect(handle, status="completed", tool_rounds=1)
+        wanted = '"refunded": true' if approve else '"rejected": true'
+        if wanted not in result.answer:
+            raise AssertionError(f"{handle.id}: answer {result.answer!r} lacks {wanted}")
+
+    return check
+
+
 SCENARIOS = [
     Scenario("assistants_completed", req(), completed),
     Scenario("assistants_completed_under_budget", req(), completed, openai_rpm=6000),
@@ -230,8 +277,18 @@ SCENARIOS = [
         webhook_applied,
         webhooks=True,
     ),
+    # Recorded by the version with approvals (Workflow Update `decide`): `APPROVALS`.
+    Scenario(
+        "approvals_responses_approved_edited",
+        refund(backend="responses"),
+        decided(True, edited_arguments='{"order_id": "A-17", "amount": 5.0}'),
+    ),
+    Scenario("approvals_assistants_rejected", refund(), decided(False)),
 ]
 """Every scenario the replay test expects a file for."""
+
+APPROVALS = "approvals_"
+"""Name prefix of the scenarios recorded by the version with approvals."""
 
 POLLS_ON_RETRIES = "polls_on_retries_"
 """Name prefix of the scenarios recorded by the version with the `poll-on-retries` patch;

@@ -367,3 +367,30 @@ async def test_quick_tool_does_not_heartbeat() -> None:
     env.on_heartbeat = lambda *details: beats.append(details)
     await run_tool(call_input("add", {"a": 1}), env=env)
     assert beats == []
+
+
+# --- approval --------------------------------------------------------------------------------
+
+
+def test_requires_approval_is_registered_and_listed() -> None:
+    tools = ToolRegistry()
+    tools.register(shout)
+
+    @tools.tool(requires_approval=True)
+    def refund(order_id: str) -> str:
+        """Refund an order."""
+        return order_id
+
+    refund_tool = tools.get("refund")
+    assert refund_tool is not None and refund_tool.requires_approval
+    assert tools.needing_approval(["shout", "refund", "nope"]) == ["refund"]
+
+
+async def test_a_tool_that_requires_approval_runs_only_when_approved() -> None:
+    tools = ToolRegistry()
+    tools.register(shout, requires_approval=True)
+    call = call_input("shout", {"text": "hi"})
+    refused = await run_tool(call, tools)
+    assert error_of(refused) == "tool 'shout' requires approval; none was asked for this run"
+    approved = await run_tool(call.model_copy(update={"approved": True}), tools)
+    assert approved.output == "HI"
