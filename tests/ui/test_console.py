@@ -8,6 +8,8 @@ Temporal UI tests). Screenshots go to `docs/` for the README.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,9 +22,9 @@ from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from durable_runs.activities.tools import ToolRegistry
-from durable_runs.client import RunHandle, start_run
+from durable_runs.client import RunHandle, send_message, start_run
 from durable_runs.console import running_console
-from durable_runs.models import PollPolicy, RunRequest
+from durable_runs.models import ChatOptions, PollPolicy, RunRequest
 from durable_runs.settings import Settings
 from durable_runs.worker import build_worker
 from tests.ui.test_temporal_ui import DOCS, UI_TIMEOUT_MS, browser  # noqa: F401 -- fixture
@@ -33,6 +35,18 @@ except ImportError:  # the `browser` fixture fails with the install hint
     pass
 
 FAST_POLL = PollPolicy(initial_interval_s=0.1, backoff=1.5, max_interval_s=0.3, deadline_s=120)
+REFUND_PLAN = [[{"name": "refund_order", "arguments": {"order_id": "A-17", "amount": 20.0}}]]
+"""The emulator's model asks `refund_order` (a demo tool that requires approval) once."""
+
+
+def refund_request() -> RunRequest:
+    """A run that stops at a `refund_order` call until a person decides."""
+    return RunRequest(
+        messages=["Refund order A-17"],
+        tools=["refund_order"],
+        metadata={"emu_tool_plan": json.dumps(REFUND_PLAN)},
+        poll=FAST_POLL,
+    )
 
 
 @dataclass
@@ -58,7 +72,7 @@ async def console(
     """A worker on a fresh queue and the console on a free port."""
     client = temporal_env.client
     queue = f"console-{uuid.uuid4()}"
-    settings = Settings(TEMPORAL_UI_URL="http://127.0.0.1:8233")
+    settings = Settings(TEMPORAL_UI_URL="http://127.0.0.1:8233", DURABLE_RUNS_TASK_QUEUE=queue)
     async with (
         build_worker(client, task_queue=queue, openai=openai_client, tools=tools),
         running_console(settings, client) as served,
@@ -136,3 +150,65 @@ async def test_a_post_from_another_origin_is_refused(console: Console) -> None:
             assert served.status_code == 303
     finally:
         await ends_cancelled(handle)
+
+
+async def test_approve_a_pending_call_on_the_page_and_the_run_completes(
+    console: Console, page: Page, tools: ToolRegistry
+) -> None:
+    handle = await start_run(
+        console.client, refund_request(), task_queue=console.queue, tools=tools
+    )
+    await page.goto(f"{console.url}/approvals")
+    row = page.locator("tr", has_text=handle.id)  # appears when visibility has the run
+    await expect(row).to_contain_text("refund_order")
+    await expect(row).to_contain_text('"order_id": "A-17"')
+    await page.screenshot(
+        path=str(DOCS / "console-approvals.png"),
+        clip={"x": 0, "y": 0, "width": 1280, "height": 220},
+    )
+    await row.get_by_role("button", name="Approve").click()
+    await expect(page.get_by_role("status")).to_contain_text("approved call")
+    result = await asyncio.wait_for(handle.result(), timeout=20)
+    assert result.status == "completed"
+    assert result.tool_rounds == 1
+    await expect(page.locator("tr", has_text=handle.id)).to_have_count(0)
+
+
+async def test_reject_with_a_reason_on_the_page(
+    console: Console, page: Page, tools: ToolRegistry
+) -> None:
+    handle = await start_run(
+        console.client, refund_request(), task_queue=console.queue, tools=tools
+    )
+    await page.goto(f"{console.url}/approvals")
+    row = page.locator("tr", has_text=handle.id)
+    await row.get_by_label("reason").fill("order already refunded")
+    await row.get_by_role("button", name="Reject").click()
+    await expect(page.get_by_role("status")).to_contain_text("rejected call")
+    result = await asyncio.wait_for(handle.result(), timeout=20)
+    assert result.status == "completed"
+    assert "order already refunded" in result.answer
+
+
+async def test_a_chat_message_sent_on_the_page_shows_its_turn_then_the_answer(
+    console: Console, page: Page
+) -> None:
+    session = f"console-{uuid.uuid4().hex[:8]}"
+    # The first turn comes from the API, with turns slow enough to be seen running.
+    slow = ChatOptions(poll=FAST_POLL, metadata={"emu_duration_ms": "2000"})
+    first = await send_message(
+        console.client, session, "What is 2+2?", request=slow, task_queue=console.queue
+    )
+    assert first.answer == "4"
+    await page.goto(f"{console.url}/chat/{session}")
+    await expect(page.locator('[data-turn="1"]')).to_contain_text("4")
+    await page.get_by_label("message").fill("What is 3+3?")
+    await page.get_by_role("button", name="Send").click()
+    second = page.locator('[data-turn="2"]')
+    await expect(second).to_have_class(re.compile(r"\brunning\b"))  # shown while it runs
+    await expect(second.locator(".answer")).to_contain_text("6", timeout=15_000)
+    await expect(second).to_have_class(re.compile(r"\bcompleted\b"))
+    await page.screenshot(
+        path=str(DOCS / "console-chat.png"),
+        clip={"x": 0, "y": 0, "width": 1280, "height": 320},
+    )

@@ -37,7 +37,11 @@ function postInBackground(form) {
     status.textContent = "sending…";
     form.reset();
     try {
-      const answer = await fetch(form.action, { method: "POST", body });
+      const answer = await fetch(form.action, {
+        method: "POST",
+        body,
+        headers: { "X-Console-Background": "1" },
+      });
       status.textContent = answer.ok ? "" : await answer.text();
     } catch (error) {
       status.textContent = "the console did not answer: " + error;
