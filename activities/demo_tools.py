@@ -1,4 +1,7 @@
-"""The tools the demo ships: a weather lookup, a unit conversion and a customer lookup."""
+"""The tools the demo ships: a weather lookup, a unit conversion, a customer lookup and a refund.
+
+`refund_order` requires approval: a run that calls it waits for a person's decision.
+"""
 
 from __future__ import annotations
 
@@ -37,10 +40,23 @@ def lookup_customer(email: str) -> dict[str, object]:
     return {"email": key, "found": True, **record}
 
 
+REFUNDS: dict[str, dict[str, object]] = {}
+"""Refunds made, by idempotency key: a retried call refunds once."""
+
+
+def refund_order(order_id: str, amount: float, idempotency_key: str) -> dict[str, object]:
+    """Refund an order (the amount in the order's currency); a person approves it first."""
+    refund = REFUNDS.setdefault(
+        idempotency_key, {"order_id": order_id, "amount": amount, "refunded": True}
+    )
+    return dict(refund)
+
+
 def demo_registry() -> ToolRegistry:
     """A registry holding the demo tools."""
     registry = ToolRegistry()
     registry.register(get_weather)
     registry.register(celsius_to_fahrenheit)
     registry.register(lookup_customer)
+    registry.register(refund_order, requires_approval=True)
     return registry

@@ -56,6 +56,7 @@ class Tool:
         parameters: JSON schema of the arguments object.
         function: The Python callable (sync or async); returns a str or a JSON-serialisable value.
         fatal: When the function raises, fail the run instead of telling the model.
+        requires_approval: A call waits for a person's decision before it runs.
     """
 
     name: str
@@ -63,6 +64,7 @@ class Tool:
     parameters: dict[str, Any]
     function: Callable[..., Any]
     fatal: bool = False
+    requires_approval: bool = False
 
     @property
     def wants_idempotency_key(self) -> bool:
@@ -106,6 +108,7 @@ class ToolRegistry:
         description: str | None = None,
         parameters: dict[str, Any] | None = None,
         fatal: bool = False,
+        requires_approval: bool = False,
     ) -> Tool:
         """Register a function as a tool.
 
@@ -115,6 +118,9 @@ class ToolRegistry:
             description: For the model (defaults to the function's docstring).
             parameters: JSON schema of the arguments (defaults to one derived from the signature).
             fatal: A raising tool fails the run instead of reporting the error to the model.
+            requires_approval: A call of the tool waits for a person's decision (Workflow
+                Update `decide`); runs started through `durable_runs.client` with this
+                registry add it to their `ApprovalPolicy`.
 
         Returns:
             The registered tool.
@@ -125,17 +131,18 @@ class ToolRegistry:
             parameters=parameters or schema_from_signature(function),
             function=function,
             fatal=fatal,
+            requires_approval=requires_approval,
         )
         self._tools[tool.name] = tool
         return tool
 
     def tool(
-        self, *, name: str | None = None, fatal: bool = False
+        self, *, name: str | None = None, fatal: bool = False, requires_approval: bool = False
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator form of `register`."""
 
         def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-            self.register(function, name=name, fatal=fatal)
+            self.register(function, name=name, fatal=fatal, requires_approval=requires_approval)
             return function
 
         return decorate
@@ -148,6 +155,10 @@ class ToolRegistry:
     def names(self) -> list[str]:
         """Registered tool names."""
         return list(self._tools)
+
+    def needing_approval(self, names: list[str]) -> list[str]:
+        """The registered tools among `names` that require approval, in that order."""
+        return [n for n in names if (t := self._tools.get(n)) is not None and t.requires_approval]
 
     def definitions(self, names: list[str]) -> list[Tool]:
         """The registered tools among `names`, in that order.
@@ -209,13 +220,20 @@ class ToolActivities:
         """Run one tool call and return its output for the model.
 
         An unknown or disallowed tool, bad arguments, or a raising tool become an output that
-        says so (the model can recover); a raising `fatal` tool fails the activity instead.
+        says so (the model can recover); a raising `fatal` tool fails the activity instead. A
+        tool that requires approval runs only when the call says a person approved it (a run
+        whose request did not list it in its `ApprovalPolicy` never waited for one).
         """
         name = call.call.name
         tool = self._registry.get(name) if name in call.allowed else None
         if tool is None:
             record_tool_call(name, "unknown", timedelta())
             return self._output(call, {"error": f"unknown tool {name!r}"})
+        if tool.requires_approval and not call.approved:
+            record_tool_call(name, "unapproved", timedelta())
+            return self._output(
+                call, {"error": f"tool {name!r} requires approval; none was asked for this run"}
+            )
         try:
             arguments = parse_tool_arguments(call.call)
         except ValueError as err:

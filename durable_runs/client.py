@@ -40,6 +40,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from durable_runs import search_attributes as sa
 from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
 from durable_runs.models import (
+    AWAITING_APPROVAL,
+    ApprovalDecision,
     Backend,
     ChatChain,
     ChatOptions,
@@ -47,6 +49,7 @@ from durable_runs.models import (
     ChatSessionEnd,
     ChatSessionInput,
     ChatTurnView,
+    PendingApproval,
     RunRequest,
     RunResult,
     RunStatusView,
@@ -56,6 +59,7 @@ from durable_runs.temporal import TemporalConfigError, connect, connect_config
 from durable_runs.workflow_names import (
     CANCEL_TURN_SIGNAL,
     CHAT_WORKFLOW_TYPE,
+    DECIDE_UPDATE,
     LEGACY_TYPE_NAME,
     RUN_WORKFLOW_TYPE,
     SEND_UPDATE,
@@ -89,6 +93,10 @@ class NoWorkerError(DurableRunsError):
 
 class InvalidRequestError(DurableRunsError):
     """A request that cannot run; the message names the field (or the tool)."""
+
+
+class ApprovalRejectedError(DurableRunsError):
+    """A decision the run refused: unknown call, call already decided, or run finished."""
 
 
 class RunRow(BaseModel):
@@ -198,7 +206,23 @@ def validate_request(request: RunRequest, tools: ToolRegistry | None = None) -> 
             tools.check(checked.tools)
         except UnknownToolsError as err:
             raise InvalidRequestError(f"invalid request: {err}") from err
+        return with_registry_approvals(checked, tools)
     return checked
+
+
+def with_registry_approvals(request: RunRequest, tools: ToolRegistry) -> RunRequest:
+    """The request with the registry's `requires_approval` tools added to its policy.
+
+    The workflow decides from its request alone (recorded in history, so a replay decides
+    the same whatever the worker's registry says now); the tool activity still refuses to run
+    a tool that requires approval for a call no person approved.
+    """
+    policy = request.approval
+    added = [n for n in tools.needing_approval(request.tools) if n not in policy.tools]
+    if not added:
+        return request
+    approval = policy.model_copy(update={"tools": [*policy.tools, *added]})
+    return request.model_copy(update={"approval": approval})
 
 
 async def start_run(
@@ -576,3 +600,74 @@ async def cancel_turn(client: Client, session_id: str) -> None:
         await handle.signal(CANCEL_TURN_SIGNAL)
     except RPCError as err:
         raise DurableRunsError(f"cannot cancel a turn of chat {session_id}: {err.message}") from err
+
+
+async def pending_approvals(client: Client, *, limit: int = 100) -> list[PendingApproval]:
+    """Tool calls that wait for a person, across runs (oldest wait first).
+
+    Lists the runs whose `OpenAIRunStatus` is `awaiting_approval` (visibility lags a little),
+    then asks each for its pending calls; a run decided meanwhile contributes none.
+
+    Args:
+        client: Temporal client.
+        limit: At most this many runs are asked.
+    """
+    pending: list[PendingApproval] = []
+    for row in await list_runs(client, status=AWAITING_APPROVAL, limit=limit):
+        if row.execution_status != "RUNNING":
+            continue
+        try:
+            view = await query_status(get_handle(client, row.workflow_id))
+        except RPCError:
+            continue  # it ended between the list and the query
+        pending += view.pending_approvals
+    return sorted(pending, key=lambda p: (p.waiting_since, p.workflow_id, p.call_id))
+
+
+async def decide(
+    client: Client,
+    workflow_id: str,
+    call_id: str,
+    *,
+    approve: bool,
+    reason: str = "",
+    edited_arguments: str | None = None,
+) -> None:
+    """Approve or reject a pending tool call (Workflow Update `decide`).
+
+    Returns once the run recorded the decision; an approved call then runs as a tool
+    activity (with `edited_arguments`, when given), a rejected one answers the model with
+    `{"rejected": true, "reason": ...}`.
+
+    Args:
+        client: Temporal client.
+        workflow_id: The run's workflow.
+        call_id: The pending call's id (`pending_approvals`).
+        approve: Run the tool, or reject the call.
+        reason: Why; the model sees it with a rejection.
+        edited_arguments: JSON object to run the tool with instead of the model's arguments.
+
+    Raises:
+        ApprovalRejectedError: The run refused it (unknown call, already decided, finished
+            run, arguments not a JSON object); nothing was written to its history.
+        DurableRunsError: No such workflow.
+    """
+    try:
+        decision = ApprovalDecision(
+            call_id=call_id, approve=approve, reason=reason, edited_arguments=edited_arguments
+        )
+    except ValidationError as err:
+        raise ApprovalRejectedError(f"cannot decide {call_id}: {validation_message(err)}") from err
+    handle = get_handle(client, workflow_id)
+    try:
+        await handle.execute_update(DECIDE_UPDATE, decision)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = getattr(cause, "message", None) or str(cause or err)
+        raise ApprovalRejectedError(f"{workflow_id}: {message}") from err
+    except RPCError as err:
+        if "completed" in err.message or "closed" in err.message:
+            raise ApprovalRejectedError(
+                f"{workflow_id}: the run has finished; call {call_id} can no longer be decided"
+            ) from err
+        raise DurableRunsError(f"cannot decide {call_id} on {workflow_id}: {err.message}") from err

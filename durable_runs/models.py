@@ -139,6 +139,29 @@ class AssistantSpec(Frozen):
     instructions: str = "You are a helpful assistant."
 
 
+AWAITING_APPROVAL = "awaiting_approval"
+"""`OpenAIRunStatus` (and `status` query status) of a run whose tool calls wait for a person."""
+
+
+class ApprovalPolicy(Frozen):
+    """Which tool calls wait for a person's decision, and what happens when none comes.
+
+    Attributes:
+        tools: Names of the tools whose calls need approval (`durable_runs.client.start_run`
+            adds the tools the worker's registry marks `requires_approval`).
+        on_no_decision: After `decide_within_s` with no decision: `reject` the calls (the
+            model is told why) or `fail` the run (its API object is cancelled).
+        decide_within_s: How long a decision may take (None: as long as it takes; an
+            Assistants run still expires at its `expires_at`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tools: list[ToolName] = Field(default_factory=list)
+    on_no_decision: Literal["reject", "fail"] = "reject"
+    decide_within_s: Seconds | None = None
+
+
 class RunRequest(BaseModel):
     """Input of `RunWorkflow`: what to ask, where, with which tools and policies.
 
@@ -169,6 +192,7 @@ class RunRequest(BaseModel):
             keys up to 64 characters, values up to 512.
         options: Timeouts, retry policies and priorities of this run's activities, in place of
             the worker's (see `durable_runs.options`).
+        approval: Which tool calls wait for a person's decision (Workflow Update `decide`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -187,6 +211,7 @@ class RunRequest(BaseModel):
     max_restarts: int = Field(default=2, ge=0)
     metadata: dict[str, str] = Field(default_factory=dict)
     options: ActivityOptions | None = None
+    approval: ApprovalPolicy = ApprovalPolicy()
 
     @field_validator("tools")
     @classmethod
@@ -477,11 +502,19 @@ class Answer(Frozen):
 
 
 class ToolCallInput(Frozen):
-    """Input of the tool activity: one call, with its stable idempotency key."""
+    """Input of the tool activity: one call, with its stable idempotency key.
+
+    Attributes:
+        workflow_id: The run's workflow.
+        call: The call (with a person's edited arguments, when they gave some).
+        allowed: The tools the run may call.
+        approved: A person approved the call (a tool that requires approval runs only then).
+    """
 
     workflow_id: str
     call: ToolCall
     allowed: list[str]
+    approved: bool = False
 
     @property
     def idempotency_key(self) -> str:
@@ -542,6 +575,57 @@ class RunResult(Frozen):
     timings: RunTimings
 
 
+class PendingApproval(Frozen):
+    """A tool call that waits for a person's decision.
+
+    Attributes:
+        workflow_id: The run's workflow.
+        call_id: The tool call's id (what `decide` names).
+        tool: The tool's name.
+        arguments: The JSON arguments the model sent.
+        waiting_since: When the run began to wait (workflow time).
+        expires_at: When the API object expires unless the calls are answered (Assistants).
+    """
+
+    workflow_id: str
+    call_id: str
+    tool: str
+    arguments: str
+    waiting_since: datetime
+    expires_at: datetime | None = None
+
+
+class ApprovalDecision(Frozen):
+    """Argument of the Workflow Update `decide`: a person's decision on one tool call.
+
+    Attributes:
+        call_id: The pending call it decides.
+        approve: Run the tool (True) or tell the model it was rejected (False).
+        reason: Why; the model sees it with a rejection.
+        edited_arguments: JSON object to run the tool with instead of the model's arguments.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    call_id: NonEmpty
+    approve: bool
+    reason: str = ""
+    edited_arguments: str | None = None
+
+    @field_validator("edited_arguments")
+    @classmethod
+    def _a_json_object(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            decoded = json.loads(value)
+        except ValueError as err:
+            raise ValueError(f"not JSON: {err}") from None
+        if not isinstance(decoded, dict):
+            raise ValueError(f"must be a JSON object, got {type(decoded).__name__}")
+        return value
+
+
 class RunStatusView(Frozen):
     """Answer of the `status` query: the run as the workflow knows it now."""
 
@@ -554,6 +638,7 @@ class RunStatusView(Frozen):
     next_check_at: datetime | None = None
     last_error: RunError | None = None
     tool_rounds: int = 0
+    pending_approvals: list[PendingApproval] = Field(default_factory=list)
 
 
 class RunProgress(BaseModel):

@@ -40,3 +40,7 @@ CANCEL_TURN_SIGNAL: Final = "cancel_turn"
 def chat_workflow_id(session_id: str) -> str:
     """The workflow id of chat session `session_id`."""
     return CHAT_ID_PREFIX + session_id
+
+
+DECIDE_UPDATE: Final = "decide"
+"""Workflow Update of a run workflow: a person's decision on a tool call (`ApprovalDecision`)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import NoReturn, TypeVar
@@ -44,12 +45,15 @@ with workflow.unsafe.imports_passed_through():
     from durable_runs.activities.responses import ResponsesActivities
     from durable_runs.activities.tools import ToolActivities
     from durable_runs.models import (
+        AWAITING_APPROVAL,
         Answer,
+        ApprovalDecision,
         Backend,
         Conversation,
         CreateOptions,
         LegacyRunRequest,
         ObjectRef,
+        PendingApproval,
         PollInput,
         PrepareInput,
         RunError,
@@ -69,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
     from durable_runs.options import PAYLOADS_TOO_LARGE, ActivityKind, ActivityOptions, resolve
     from durable_runs.settings import OPENAI_QUEUE_SUFFIX
     from durable_runs.workflow_names import (
+        DECIDE_UPDATE,
         LEGACY_TYPE_NAME,
         RUN_EVENT_SIGNAL,
         RUN_WORKFLOW_TYPE,
@@ -108,6 +113,15 @@ class TimedOut(Exception):
     """The run's deadline passed."""
 
 
+class NoDecision(Exception):
+    """No decision came within the approval policy's time, and its policy is to fail."""
+
+    def __init__(self, error: RunError) -> None:
+        """Args: error: what the run's result reports."""
+        super().__init__(error.message)
+        self.error = error
+
+
 class _RunStateMachine:
     """The run state machine, shared by both run workflow types.
 
@@ -137,6 +151,11 @@ class _RunStateMachine:
         self._polls_on_retries = False
         self._woken_by: trace_context.Context | None = None
         """Trace context of the signal that ended the last wait: what follows is its work."""
+        self._pending: dict[str, PendingApproval] = {}
+        """Tool calls of the current round that wait for a person, by call id."""
+        self._decisions: dict[str, ApprovalDecision] = {}
+        """Every decision this run took (a person's, or the policy's), by call id."""
+        self._finished = False
 
     def _continue_as_new(self, state: RunProgress) -> NoReturn:
         """Continue as new under this workflow's type, carrying `state`."""
@@ -155,8 +174,9 @@ class _RunStateMachine:
         """The run as the workflow knows it now."""
         state = self._state
         snapshot = state.snapshot
+        status = snapshot.status if snapshot else "starting"
         return RunStatusView(
-            status=snapshot.status if snapshot else "starting",
+            status=AWAITING_APPROVAL if self._pending else status,
             backend=self._request.backend,
             run_id=snapshot.object_id if snapshot else None,
             thread_id=state.conversation.thread_id if state.conversation else None,
@@ -165,7 +185,27 @@ class _RunStateMachine:
             next_check_at=self._next_check_at,
             last_error=snapshot.last_error if snapshot else None,
             tool_rounds=state.tool_rounds,
+            pending_approvals=list(self._pending.values()),
         )
+
+    @workflow.update(name=DECIDE_UPDATE)
+    def decide(self, decision: ApprovalDecision) -> None:
+        """A person's decision on a pending tool call: approve (maybe with edited arguments)
+        or reject (the model is told the reason)."""
+        self._decisions[decision.call_id] = decision
+
+    @decide.validator
+    def _check_decision(self, decision: ApprovalDecision) -> None:
+        """Refuse, before anything is written to history, a decision that cannot apply."""
+        call_id = decision.call_id
+        if self._finished:
+            raise ValueError(f"the run has finished; call {call_id} can no longer be decided")
+        if call_id in self._decisions:
+            verdict = "approved" if self._decisions[call_id].approve else "rejected"
+            raise ValueError(f"call {call_id} was already decided ({verdict})")
+        if call_id not in self._pending:
+            waiting = ", ".join(self._pending) or "none"
+            raise ValueError(f"no pending approval for call {call_id} (pending: {waiting})")
 
     # ---- the loop ---------------------------------------------------------------------------
 
@@ -182,6 +222,9 @@ class _RunStateMachine:
             return await self._loop(state)
         except TimedOut:
             return await self._finish_timed_out()
+        except NoDecision as no_decision:
+            await self._cancel_remote()
+            return self._result("failed", "", no_decision.error)
         except asyncio.CancelledError:
             # Cancellation is delivered once: activities started from here still run.
             creating = self._creating
@@ -353,7 +396,9 @@ class _RunStateMachine:
 
     async def _tool_round(self, snapshot: RunSnapshot) -> None:
         state = self._state
-        outputs = await asyncio.gather(*(self._run_tool(call) for call in snapshot.tool_calls))
+        if not await self._await_approvals(snapshot):
+            return  # the run expired while it waited: the loop follows `on_expired`
+        outputs = await asyncio.gather(*(self._answer_call(call) for call in snapshot.tool_calls))
         state.submitted_call_ids += [c.id for c in snapshot.tool_calls]
         state.step += 1
         state.tool_rounds += 1
@@ -369,13 +414,111 @@ class _RunStateMachine:
             "submit_tool_outputs", self._backend.submit_tool_outputs, submit
         )
 
-    async def _run_tool(self, call: ToolCall) -> ToolOutput:
+    async def _await_approvals(self, snapshot: RunSnapshot) -> bool:
+        """Wait, on a timer alone, for a person's decision on each call that needs one.
+
+        No activity runs and nothing reads the run while it waits; webhook events queue up
+        and are applied after the round. The run's deadline does not run meanwhile. Returns
+        False when the API object expired first (Assistants): the snapshot then says so.
+
+        Raises:
+            NoDecision: No decision came in time and the policy is to fail.
+        """
+        policy = self._request.approval
+        needing = [c for c in snapshot.tool_calls if c.name in policy.tools]
+        if not needing:
+            return True
+        now = workflow.now()
+        expires_at = (
+            datetime.fromtimestamp(snapshot.expires_at, tz=now.tzinfo)
+            if snapshot.expires_at is not None
+            else None
+        )
+        self._pending = {
+            c.id: PendingApproval(
+                workflow_id=self._workflow_id,
+                call_id=c.id,
+                tool=c.name,
+                arguments=c.arguments,
+                waiting_since=now,
+                expires_at=expires_at,
+            )
+            for c in needing
+        }
+        self._publish(status_override=AWAITING_APPROVAL)
+        timeout: float | None = policy.decide_within_s
+        if expires_at is not None:
+            # At least a second, so a clock ahead of the API's does not spin on reads.
+            until_expiry = max((expires_at - now).total_seconds(), 1.0)
+            timeout = until_expiry if timeout is None else min(timeout, until_expiry)
+        try:
+            await workflow.wait_condition(
+                lambda: self._pending.keys() <= self._decisions.keys(), timeout=timeout
+            )
+        except TimeoutError:
+            if expires_at is not None and workflow.now() >= expires_at:
+                return await self._expired_awaiting(expires_at)
+            self._no_decision(policy.decide_within_s or 0.0)
+        finally:
+            self._state.deadline_at += workflow.now() - now
+            self._pending = {}
+        return True
+
+    def _no_decision(self, waited_s: float) -> None:
+        """Apply the policy to the calls nobody decided within `waited_s`."""
+        undecided = [c for c in self._pending if c not in self._decisions]
+        reason = f"no decision within {waited_s:g} s"
+        if self._request.approval.on_no_decision == "fail":
+            names = ", ".join(f"{self._pending[c].tool} ({c})" for c in undecided)
+            raise NoDecision(
+                RunError(code="approval_timeout", message=f"{reason} on {names}; run cancelled")
+            )
+        for call_id in undecided:
+            self._decisions[call_id] = ApprovalDecision(
+                call_id=call_id, approve=False, reason=reason
+            )
+
+    async def _expired_awaiting(self, expires_at: datetime) -> bool:
+        """The API object's expiry came before the decisions: read it, and say what happened."""
+        names = ", ".join(f"{p.tool} ({p.call_id})" for p in self._pending.values())
+        await self._read()
+        snapshot = self._snapshot
+        if snapshot.status != "expired":
+            return True  # not expired after all: the round begins again
+        on_expired = self._request.on_expired
+        message = (
+            f"the Assistants run expired at {expires_at.isoformat()} while {names} awaited "
+            f"approval (Assistants runs expire 10 minutes after requires_action); "
+            f"on_expired={on_expired}"
+            + (": a new run starts" if on_expired == "restart" else ": the run ends")
+        )
+        self._state.snapshot = snapshot.model_copy(
+            update={"last_error": RunError(code="expired_awaiting_approval", message=message)}
+        )
+        return False
+
+    async def _answer_call(self, call: ToolCall) -> ToolOutput:
+        """The output of one call: the tool's, or a person's rejection."""
+        decision = self._decisions.get(call.id)
+        if decision is None:
+            return await self._run_tool(call)
+        if not decision.approve:
+            rejected = {"rejected": True, "reason": decision.reason or "rejected by a person"}
+            return ToolOutput(tool_call_id=call.id, output=json.dumps(rejected))
+        if decision.edited_arguments is not None:
+            call = call.model_copy(update={"arguments": decision.edited_arguments})
+        return await self._run_tool(call, approved=True)
+
+    async def _run_tool(self, call: ToolCall, *, approved: bool = False) -> ToolOutput:
         options = self._options
         try:
             return await workflow.execute_activity_method(
                 ToolActivities.run_tool,
                 ToolCallInput(
-                    workflow_id=self._workflow_id, call=call, allowed=self._request.tools
+                    workflow_id=self._workflow_id,
+                    call=call,
+                    allowed=self._request.tools,
+                    approved=approved,
                 ),
                 start_to_close_timeout=options.tool_timeout,
                 heartbeat_timeout=options.tool_heartbeat_timeout,
@@ -422,6 +565,7 @@ class _RunStateMachine:
         for item in state.usage_by_object.values():
             usage = item if usage is None else usage.plus(item)
         snapshot = state.snapshot
+        self._finished = True
         self._publish(status_override=status)
         return RunResult(
             status=status,
@@ -594,6 +738,10 @@ class _RunStateMachine:
             f"**status** {status} · **checks** {state.checks} · **API calls** {calls}"
             f" · **tool rounds** {state.tool_rounds}"
             + (f" · **last error** {error.code}: {error.message}" if error else "")
+            + "".join(
+                f" · **awaiting approval** {p.tool}({p.arguments}) call {p.call_id}"
+                for p in self._pending.values()
+            )
         )
 
 
