@@ -10,19 +10,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from temporalio.client import Client
 
-from durable_runs.console import runs
+from durable_runs.console import approvals, chat, runs
 from durable_runs.console.dependencies import ConsoleState
 from durable_runs.console.origin import same_origin_only
-from durable_runs.console.unavailable import unavailable_router
-
-try:
-    from durable_runs.console import approvals
-except ImportError:  # the client has no approvals API yet
-    approvals = None  # type: ignore[assignment]
-try:
-    from durable_runs.console import chat
-except ImportError:  # the client has no chat API yet
-    chat = None  # type: ignore[assignment]
 from durable_runs.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -71,14 +61,6 @@ def create_app(settings: Settings, client: Client) -> FastAPI:
     app.state.console = ConsoleState(client=client, settings=settings, templates=page_templates())
     app.middleware("http")(same_origin_only)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    templates = app.state.console.templates
-    app.include_router(runs.router)
-    if approvals is not None:
-        app.include_router(approvals.router)
-    else:
-        app.include_router(unavailable_router("approvals", ["/approvals"], templates))
-    if chat is not None:
-        app.include_router(chat.router)
-    else:
-        app.include_router(unavailable_router("chat", ["/chat", "/chat/{session_id}"], templates))
+    for module in (runs, approvals, chat):
+        app.include_router(module.router)
     return app
