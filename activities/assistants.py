@@ -126,6 +126,12 @@ class AssistantsActivities:
                 kwargs["tools"] = self._tool_params(input.request.tools, operation="create run")
             if input.request.instructions:
                 kwargs["additional_instructions"] = input.request.instructions
+            if input.request.thread_id is not None and input.step == 1:
+                # An existing thread gets the request's messages with its first run only:
+                # a restarted run (a later step) finds them on the thread already.
+                kwargs["additional_messages"] = [
+                    {"role": "user", "content": m} for m in input.request.messages
+                ]
             run = await self._client.beta.threads.runs.create(
                 thread_id,
                 assistant_id=assistant_id,

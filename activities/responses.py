@@ -66,6 +66,8 @@ class ResponsesActivities:
         body: dict[str, Any] = {}
         if input.previous_object_id is None:
             body["input"] = [{"role": "user", "content": m} for m in request.messages]
+            if request.previous_response_id is not None:
+                body["previous_response_id"] = request.previous_response_id
         else:
             body["previous_response_id"] = input.previous_object_id
             body["input"] = _outputs_input(input.tool_outputs)

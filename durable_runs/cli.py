@@ -166,6 +166,14 @@ def cmd_codec_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    """`durable-runs console`: the web page of runs, approvals and chat (blocking)."""
+    from durable_runs.console import serve
+
+    asyncio.run(serve(get_settings(), host=args.host, port=args.port, log_level=args.log_level))
+    return 0
+
+
 DEV_EXTRA_HINT = (
     "install the development extra from a checkout: make install "
     "(pip install -e '.[dev]' -e ./emulator)"
@@ -630,6 +638,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="uvicorn's log level (default %(default)s)",
     )
     codec.set_defaults(func=cmd_codec_server)
+
+    console = sub.add_parser(
+        "console",
+        help="serve the console: runs, pending approvals and chat in a web page",
+        description="Serve a small web page over the running stack: runs with live status "
+        "(and cancel), tool calls waiting for approval (approve / reject), and a chat view of "
+        "a session. Binds to localhost by default: the page has no accounts, and refuses "
+        "POSTs from other sites' pages (Origin check).",
+    )
+    console.add_argument("--host", default="127.0.0.1", help="default %(default)s")
+    console.add_argument("--port", type=int, default=8090, help="default %(default)s")
+    console.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        default="info",
+        help="uvicorn's log level (default %(default)s)",
+    )
+    console.set_defaults(func=cmd_console)
 
     run = sub.add_parser(
         "run",

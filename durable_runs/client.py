@@ -29,11 +29,13 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.service import RPCError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from durable_runs import search_attributes as sa
 from durable_runs.activities.tools import ToolRegistry, UnknownToolsError
@@ -41,6 +43,12 @@ from durable_runs.models import (
     AWAITING_APPROVAL,
     ApprovalDecision,
     Backend,
+    ChatChain,
+    ChatOptions,
+    ChatReply,
+    ChatSessionEnd,
+    ChatSessionInput,
+    ChatTurnView,
     PendingApproval,
     RunRequest,
     RunResult,
@@ -49,10 +57,15 @@ from durable_runs.models import (
 from durable_runs.settings import OPENAI_QUEUE_SUFFIX, Settings, get_settings
 from durable_runs.temporal import TemporalConfigError, connect, connect_config
 from durable_runs.workflow_names import (
+    CANCEL_TURN_SIGNAL,
+    CHAT_WORKFLOW_TYPE,
     DECIDE_UPDATE,
     LEGACY_TYPE_NAME,
     RUN_WORKFLOW_TYPE,
+    SEND_UPDATE,
     STATUS_QUERY,
+    TURNS_QUERY,
+    chat_workflow_id,
 )
 
 RunHandle = WorkflowHandle[Any, RunResult]
@@ -468,6 +481,125 @@ def workflow_url(settings: Settings, client: Client, workflow_id: str) -> str:
 def is_closed(status: WorkflowExecutionStatus | None) -> bool:
     """True when an execution status is final (anything but running)."""
     return status is not None and status != WorkflowExecutionStatus.RUNNING
+
+
+SEND_ATTEMPTS = 3
+"""Tries of `send_message` when the session closes between its look and its Update."""
+
+
+async def _chain_to_resume(handle: WorkflowHandle[Any, ChatSessionEnd]) -> tuple[bool, ChatChain]:
+    """Whether the session runs now, and else the chain its last run closed with."""
+    try:
+        description = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False, ChatChain()
+        raise
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        return True, ChatChain()
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        end = await handle.result()
+        return False, end.chain
+    return False, ChatChain()  # failed, cancelled or terminated: a new chain
+
+
+async def send_message(
+    client: Client,
+    session_id: str,
+    message: str,
+    *,
+    request: ChatOptions | None = None,
+    task_queue: str | None = None,
+) -> ChatReply:
+    """Send one message to chat session `session_id` and wait for the turn's answer.
+
+    The `send` Update of `ChatSessionWorkflow` (id `chat-<session_id>`): a running session
+    gets it directly (after any turn it is running); otherwise Update-with-Start starts the
+    session with this message as its next turn, continuing the chain the session's last run
+    closed with (an idle close), or a new chain.
+
+    Args:
+        client: A client with the pydantic data converter.
+        session_id: The conversation id.
+        message: The user's message (not empty).
+        request: How turns run, used when this call starts the session run (a running
+            session keeps its own options); defaults to `ChatOptions()`.
+        task_queue: Main task queue; `Settings.task_queue` when None.
+
+    Returns:
+        The turn's reply (`status` says whether it completed, was cancelled or failed).
+
+    Raises:
+        InvalidRequestError: The session refused the message (empty).
+        DurableRunsError: Temporal refused the call.
+    """
+    workflow_id = chat_workflow_id(session_id)
+    handle: WorkflowHandle[Any, ChatSessionEnd] = client.get_workflow_handle(
+        workflow_id, result_type=ChatSessionEnd
+    )
+    options = request or ChatOptions()
+    queue = task_queue or get_settings().task_queue
+    try:
+        for _ in range(SEND_ATTEMPTS):
+            running, chain = await _chain_to_resume(handle)
+            if running:
+                try:
+                    reply: ChatReply = await handle.execute_update(
+                        SEND_UPDATE, message, result_type=ChatReply
+                    )
+                    return reply
+                except RPCError as err:
+                    if err.status != RPCStatusCode.NOT_FOUND:
+                        raise
+                    continue  # it closed meanwhile: start the next run from its chain
+            start: WithStartWorkflowOperation[Any, ChatSessionEnd] = WithStartWorkflowOperation(
+                CHAT_WORKFLOW_TYPE,
+                ChatSessionInput(session_id=session_id, options=options, chain=chain),
+                id=workflow_id,
+                task_queue=queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                result_type=ChatSessionEnd,
+                static_summary=f"chat {session_id}",
+            )
+            started: ChatReply = await client.execute_update_with_start_workflow(
+                SEND_UPDATE, message, start_workflow_operation=start, result_type=ChatReply
+            )
+            return started
+    except WorkflowUpdateFailedError as err:
+        raise InvalidRequestError(f"chat {session_id} refused the message: {err.cause}") from err
+    except RPCError as err:
+        raise DurableRunsError(f"cannot send to chat {session_id}: {err.message}") from err
+    raise DurableRunsError(f"chat {session_id} kept closing while the message was sent")
+
+
+async def chat_turns(client: Client, session_id: str) -> list[ChatTurnView]:
+    """The recent turns of chat session `session_id` (query `turns`, current run only).
+
+    Raises:
+        DurableRunsError: No such session, or no worker answered.
+    """
+    handle = client.get_workflow_handle(chat_workflow_id(session_id))
+    try:
+        turns: list[ChatTurnView] = await handle.query(TURNS_QUERY, result_type=list[ChatTurnView])
+    except RPCError as err:
+        raise DurableRunsError(f"cannot query chat {session_id}: {err.message}") from err
+    return turns
+
+
+async def cancel_turn(client: Client, session_id: str) -> None:
+    """Cancel the turn chat session `session_id` runs now (signal `cancel_turn`).
+
+    The turn's `send` returns with status `cancelled`; the chain goes on from the last
+    completed turn.
+
+    Raises:
+        DurableRunsError: No such session, or it closed.
+    """
+    handle = client.get_workflow_handle(chat_workflow_id(session_id))
+    try:
+        await handle.signal(CANCEL_TURN_SIGNAL)
+    except RPCError as err:
+        raise DurableRunsError(f"cannot cancel a turn of chat {session_id}: {err.message}") from err
 
 
 async def pending_approvals(client: Client, *, limit: int = 100) -> list[PendingApproval]:

@@ -173,11 +173,14 @@ class RunRequest(BaseModel):
         backend: The API that runs it: `responses` (the default; background mode, what
             api.openai.com serves) or `assistants` (the seed's API, for Assistants-compatible
             servers and the emulator).
-        messages: User messages to open the conversation with (ignored when `thread_id` is set);
-            a request needs at least one, unless it names a `thread_id` (Assistants backend).
+        messages: User messages to open the conversation with; on an existing `thread_id`
+            (Assistants) they are added to the thread with the run. A request needs at least
+            one, unless it names a `thread_id` (Assistants backend).
         assistant_id: Existing assistant (Assistants backend).
         assistant: Spec of an assistant to create when `assistant_id` is empty.
         thread_id: Existing thread to run on (Assistants backend).
+        previous_response_id: Responses backend: the response this run's first response
+            continues (`previous_response_id`), so the model sees that conversation.
         model: Model for the Responses backend.
         instructions: Instructions (Responses backend, or extra instructions for a run).
         tools: Names of registered tools the model may call (each once).
@@ -199,6 +202,7 @@ class RunRequest(BaseModel):
     assistant_id: NonEmpty | None = None
     assistant: AssistantSpec | None = None
     thread_id: NonEmpty | None = None
+    previous_response_id: NonEmpty | None = None
     model: NonEmpty = "gpt-4o-mini"
     instructions: str | None = None
     tools: list[ToolName] = Field(default_factory=list)
@@ -240,6 +244,8 @@ class RunRequest(BaseModel):
 
     @model_validator(mode="after")
     def _has_input(self) -> RunRequest:
+        if self.previous_response_id is not None and self.backend != "responses":
+            raise ValueError("previous_response_id: Responses backend only (use thread_id)")
         if self.messages:
             return self
         if self.backend == "assistants" and self.thread_id is not None:
@@ -538,6 +544,7 @@ class RunResult(Frozen):
         backend: The backend that ran it.
         run_id: The last run/response id.
         thread_id: The thread (Assistants).
+        assistant_id: The assistant that ran it (Assistants).
         response_ids: Every run/response created for this workflow, in order.
         last_error: Why it did not complete.
         usage: Usage summed over the run.
@@ -554,6 +561,7 @@ class RunResult(Frozen):
     backend: Backend
     run_id: str | None = None
     thread_id: str | None = None
+    assistant_id: str | None = None
     response_ids: list[str] = Field(default_factory=list)
     last_error: RunError | None = None
     usage: Usage | None = None
@@ -686,3 +694,114 @@ def parse_tool_arguments(call: ToolCall) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"tool arguments must be a JSON object, got {type(value).__name__}")
     return value
+
+
+class ChatOptions(BaseModel):
+    """How a chat session runs its turns: each turn is one `RunRequest` built from these.
+
+    Attributes:
+        backend: `responses` (turns chain by `previous_response_id`) or `assistants` (turns
+            share one thread).
+        model: Model of every turn.
+        instructions: Instructions of every turn.
+        tools: Names of registered tools the model may call in a turn.
+        assistant_id: Assistants backend: the assistant (one is created with the first turn
+            when empty).
+        poll: Backoff, deadline and webhook mode of each turn's run.
+        metadata: Extra metadata of every created response or run.
+        options: Timeouts, retry policies and priorities of each turn's activities.
+        idle_close_s: The session workflow closes after this long without a turn; a later
+            message starts a new session run that continues the same chain.
+        turns_per_run: Turns after which the session continues as new (Temporal's own
+            suggestion also triggers it), so its history stays bounded.
+        recent_turns: Turns the `turns` query shows (the latest, of the current run only).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: Backend = "responses"
+    model: NonEmpty = "gpt-4o-mini"
+    instructions: str | None = None
+    tools: list[ToolName] = Field(default_factory=list)
+    assistant_id: NonEmpty | None = None
+    poll: PollPolicy = PollPolicy()
+    metadata: dict[str, str] = Field(default_factory=dict)
+    options: ActivityOptions | None = None
+    idle_close_s: Seconds = 3600.0
+    turns_per_run: int = Field(default=100, ge=1)
+    recent_turns: int = Field(default=20, ge=1)
+
+
+class ChatChain(Frozen):
+    """What one chat turn hands the next: ids and counters, never the transcript.
+
+    Attributes:
+        turns: Turns the session has run (the next turn is `turns + 1`).
+        last_response_id: Responses: the last completed turn's final response.
+        thread_id: Assistants: the session's thread.
+        assistant_id: Assistants: the assistant that runs the thread.
+    """
+
+    turns: int = 0
+    last_response_id: str | None = None
+    thread_id: str | None = None
+    assistant_id: str | None = None
+
+
+class ChatSessionInput(BaseModel):
+    """Input of `ChatSessionWorkflow`.
+
+    Attributes:
+        session_id: The conversation id (the workflow id is `chat-<session_id>`).
+        options: How turns run.
+        chain: Where the conversation stands: carried by continue-as-new, or from the
+            session run that closed when idle (empty for a new conversation).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: NonEmpty
+    options: ChatOptions = ChatOptions()
+    chain: ChatChain = ChatChain()
+
+
+class ChatSessionEnd(Frozen):
+    """Result of a `ChatSessionWorkflow` run that closed (idle): the chain to continue from."""
+
+    session_id: str
+    chain: ChatChain
+    reason: str = "idle"
+
+
+class ChatReply(Frozen):
+    """The answer of one chat turn (the `send` Update's result).
+
+    Attributes:
+        session_id: The conversation id.
+        turn: The turn's number in the session (from 1, across continue-as-new).
+        answer: The assistant's text (empty unless `status` is `completed`).
+        response_id: The turn's last response (Responses) or run (Assistants).
+        status: The turn run's final status (`completed`, `cancelled`, `failed`, ...).
+    """
+
+    session_id: str
+    turn: int
+    answer: str
+    response_id: str | None = None
+    status: str = "completed"
+
+
+class ChatTurnView(Frozen):
+    """One recent turn, as the `turns` query shows it.
+
+    Attributes:
+        turn: The turn's number in the session.
+        message: The user's message.
+        answer: The answer, once the turn ended (None while it runs).
+        status: `waiting` (behind another turn), `running`, or the run's final status.
+    """
+
+    turn: int
+    message: str
+    answer: str | None = None
+    status: str

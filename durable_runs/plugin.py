@@ -49,6 +49,7 @@ from durable_runs.settings import (
     DEFAULT_OPENAI_TARGET_CPU,
     OPENAI_QUEUE_SUFFIX,
 )
+from durable_runs.workflows.chat import ChatSessionWorkflow
 from durable_runs.workflows.run import LegacyRunWorkflow, RunWorkflow
 
 PLUGIN_NAME = "durable_runs.DurableRunsPlugin"
@@ -59,6 +60,9 @@ OWN_PACKAGE = "durable_runs"
 RUN_WORKFLOWS: Sequence[type] = (RunWorkflow, LegacyRunWorkflow)
 """The workflows the plugin registers: the run state machine, also under its former type name
 so that runs started before an upgrade complete."""
+
+CHAT_WORKFLOWS: Sequence[type] = (ChatSessionWorkflow,)
+"""Chat sessions, registered with the run workflows: each turn is a child run."""
 
 MAX_API_CALLS = 100
 """API calls one worker runs at once at most (the SDK's default activity slot count)."""
@@ -192,7 +196,7 @@ class DurableRunsPlugin(SimplePlugin):
         super().__init__(
             PLUGIN_NAME,
             data_converter=with_pydantic_payloads,
-            workflows=list(RUN_WORKFLOWS),
+            workflows=[*RUN_WORKFLOWS, *CHAT_WORKFLOWS],
             activities=[ToolActivities(tools).run_tool],
             workflow_runner=with_own_modules_passed_through,
         )

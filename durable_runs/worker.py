@@ -23,7 +23,7 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkerTuner
 
 from durable_runs.activities.tools import ToolRegistry, load_registry
-from durable_runs.plugin import RUN_WORKFLOWS, DurableRunsPlugin, api_call_tuner
+from durable_runs.plugin import CHAT_WORKFLOWS, RUN_WORKFLOWS, DurableRunsPlugin, api_call_tuner
 from durable_runs.settings import Settings, get_settings
 from durable_runs.telemetry.logs import configure_logging
 from durable_runs.telemetry.metrics import metrics_runtime
@@ -142,7 +142,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
         tools: Defaults to the registry named by `DURABLE_RUNS_TOOLS` (the demo tools).
     """
     settings = settings or get_settings()
-    cache_workflow_bytecode([*RUN_WORKFLOWS, *EXAMPLE_WORKFLOWS])
+    cache_workflow_bytecode([*RUN_WORKFLOWS, *CHAT_WORKFLOWS, *EXAMPLE_WORKFLOWS])
     runtime = metrics_runtime(settings)
     install_tracing(settings, service_name=WORKER_SERVICE)
     # Closed before the loop ends, so no connection is left to the interpreter's exit.

@@ -21,5 +21,26 @@ STATUS_QUERY: Final = "status"
 RUN_EVENT_SIGNAL: Final = "run_event"
 """Signal to a run workflow: a webhook event about its run (`RunEvent`)."""
 
+CHAT_WORKFLOW_TYPE: Final = "ChatSessionWorkflow"
+"""Workflow type of a chat session (one per conversation id)."""
+
+CHAT_ID_PREFIX: Final = "chat-"
+"""A chat session's workflow id is this prefix and the session id."""
+
+SEND_UPDATE: Final = "send"
+"""Update of a chat session: one user message in, the turn's `ChatReply` out."""
+
+TURNS_QUERY: Final = "turns"
+"""Query of a chat session: its recent turns in the current workflow run (`ChatTurnView`)."""
+
+CANCEL_TURN_SIGNAL: Final = "cancel_turn"
+"""Signal to a chat session: cancel the turn that runs now (its run is cancelled at the API)."""
+
+
+def chat_workflow_id(session_id: str) -> str:
+    """The workflow id of chat session `session_id`."""
+    return CHAT_ID_PREFIX + session_id
+
+
 DECIDE_UPDATE: Final = "decide"
 """Workflow Update of a run workflow: a person's decision on a tool call (`ApprovalDecision`)."""

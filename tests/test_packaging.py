@@ -55,6 +55,8 @@ async def test_the_wheel_adds_one_import_name_with_every_layer(tmp_path: Path) -
         "durable_runs/workflows/run.py",
         "durable_runs/activities/responses.py",
         "durable_runs/bridge/app.py",
+        "durable_runs/console/templates/base.html",
+        "durable_runs/console/static/console.js",
     ):
         assert module in names, module
     assert not [n for n in names if "emulator" in n.split("/")[-1]]

@@ -573,6 +573,7 @@ class _RunStateMachine:
             backend=self._request.backend,
             run_id=snapshot.object_id if snapshot else None,
             thread_id=state.conversation.thread_id if state.conversation else None,
+            assistant_id=state.conversation.assistant_id if state.conversation else None,
             response_ids=list(state.object_ids),
             last_error=error,
             usage=usage,

@@ -13,8 +13,11 @@ Rules, first match wins:
    the ticket text with email addresses removed: refund/charge/invoice (any word starting so:
    "charged", "invoices") → `billing`, else crash/error/bug → `bug`, else `other`.
 3. Weather: with `get_weather`, a question like "weather in Paris and Tokyo" (see `_weather_step`).
-4. Arithmetic: "What is 2+2?" → "4".
-5. Otherwise the answered tool outputs quoted, or a fixed polite answer.
+4. Conversation memory: "What is my name?" → "Your name is Ada." when an earlier user message of
+   the same conversation (the `previous_response_id` chain, or the Assistants thread) said
+   "My name is Ada" (the last such statement wins); "I don't know your name yet." otherwise.
+5. Arithmetic: "What is 2+2?" → "4".
+6. Otherwise the answered tool outputs quoted, or a fixed polite answer.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ def next_step(
     plan: Sequence[Sequence[PlannedCall]] | None,
     rounds: Sequence[Sequence[AnsweredCall]],
     answer_chars: int | None = None,
+    earlier: Sequence[str] = (),
 ) -> Step:
     """Decide what the model does next.
 
@@ -78,11 +82,14 @@ def next_step(
         rounds: Tool rounds already answered, oldest first.
         answer_chars: `emu_answer_chars`: the final answer is the rules' answer repeated and
             cut to exactly this many characters.
+        earlier: The conversation's user messages before the question, oldest first.
 
     Returns:
         A `ToolRound` to ask for, or the `FinalAnswer`.
     """
-    step = _rules_step(question=question, tool_names=tool_names, plan=plan, rounds=rounds)
+    step = _rules_step(
+        question=question, tool_names=tool_names, plan=plan, rounds=rounds, earlier=earlier
+    )
     if isinstance(step, FinalAnswer) and answer_chars is not None:
         text = step.text or FALLBACK_ANSWER
         return FinalAnswer((text * (answer_chars // len(text) + 1))[:answer_chars])
@@ -95,6 +102,7 @@ def _rules_step(
     tool_names: Sequence[str],
     plan: Sequence[Sequence[PlannedCall]] | None,
     rounds: Sequence[Sequence[AnsweredCall]],
+    earlier: Sequence[str],
 ) -> Step:
     if plan is not None:
         if len(rounds) < len(plan):
@@ -106,6 +114,9 @@ def _rules_step(
     weather = _weather_step(question, set(tool_names), rounds)
     if weather is not None:
         return weather
+    recalled = recall_name(question, earlier)
+    if recalled is not None:
+        return FinalAnswer(recalled)
     value = answer_arithmetic(question)
     if value is not None:
         return FinalAnswer(value)
@@ -122,6 +133,23 @@ def count_tokens(*texts: str) -> int:
 def _quote_outputs(rounds: Sequence[Sequence[AnsweredCall]]) -> str:
     parts = [f"{call.name}={call.output}" for round_ in rounds for call in round_]
     return "Tool results: " + ", ".join(parts)
+
+
+# --- conversation memory ---------------------------------------------------------------------
+
+_ASKS_NAME = re.compile(r"\bwhat(?:'s| is)\s+my\s+name\b", re.IGNORECASE)
+_SAYS_NAME = re.compile(r"\bmy\s+name\s+is\s+(?P<name>[^\W\d_][\w'-]*)", re.IGNORECASE)
+
+
+def recall_name(question: str, earlier: Sequence[str]) -> str | None:
+    """Answer "What is my name?" from the conversation's earlier user messages, else None."""
+    if _ASKS_NAME.search(question) is None:
+        return None
+    for message in reversed(earlier):
+        said = _SAYS_NAME.search(message)
+        if said is not None:
+            return f"Your name is {said.group('name')}."
+    return "I don't know your name yet."
 
 
 # --- arithmetic -------------------------------------------------------------------------------

@@ -192,6 +192,7 @@ def decide(responses: dict[str, ResponseRecord], record: ResponseRecord) -> brai
         plan=_plan(history),
         rounds=_answered_rounds(history),
         answer_chars=record.scenario.answer_chars,
+        earlier=questions[:-1],
     )
 
 

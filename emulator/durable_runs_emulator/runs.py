@@ -155,6 +155,12 @@ def _question(state: EmulatorState, run: RunRecord) -> str:
     return ""
 
 
+def _earlier_questions(state: EmulatorState, run: RunRecord) -> list[str]:
+    """The thread's user messages before the last one, oldest first."""
+    questions = [m.text for m in _messages(state, run) if m.role == "user"]
+    return questions[:-1]
+
+
 def _tool_names(run: RunRecord) -> list[str]:
     return [
         tool["function"]["name"]
@@ -203,6 +209,7 @@ async def _drive(state: EmulatorState, run: RunRecord) -> None:
             plan=scenario.tool_plan,
             rounds=run.rounds,
             answer_chars=scenario.answer_chars,
+            earlier=_earlier_questions(state, run),
         )
         if isinstance(step, brain.ToolRound):
             run.pending_calls = [

@@ -169,3 +169,13 @@ def test_answer_chars_leaves_tool_rounds_alone() -> None:
     plan = [[PlannedCall("get_weather", {"city": "Oslo"})]]
     step = next_step(question="", tool_names=[], plan=plan, rounds=[], answer_chars=10)
     assert isinstance(step, ToolRound)
+
+
+def test_brain_recalls_a_name_from_earlier_in_the_conversation() -> None:
+    earlier = ["My name is Ada", "What is 2+2?"]
+    step = next_step(
+        question="What is my name?", tool_names=[], plan=None, rounds=[], earlier=earlier
+    )
+    assert step == FinalAnswer("Your name is Ada.")
+    alone = next_step(question="What's my name?", tool_names=[], plan=None, rounds=[])
+    assert alone == FinalAnswer("I don't know your name yet.")

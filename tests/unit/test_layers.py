@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "durable_runs.worker": 4,
     "durable_runs.bridge": 4,
     "durable_runs.codec_server": 4,
+    "durable_runs.console": 4,
     "durable_runs.client": 4,
     "durable_runs.cli": 5,
     "durable_runs.stack": 5,

@@ -42,6 +42,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("assistant.model", {"assistant": {"model": ""}}),
     ("assistant.modl", {"assistant": {"modl": "gpt-4o-mini"}}),
     ("thread_id", {"backend": "assistants", "thread_id": ""}),
+    ("previous_response_id", {"previous_response_id": ""}),
+    ("previous_response_id", {"backend": "assistants", "previous_response_id": "resp_1"}),
     ("model", {"model": ""}),
     ("model", {"model": 4}),
     ("instructions", {"instructions": ["be brief"]}),
