@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_runs.workflow_names import (
         CANCEL_TURN_SIGNAL,
+        CHAT_TURN_PREFIX,
         CHAT_WORKFLOW_TYPE,
         SEND_UPDATE,
         TURNS_QUERY,
@@ -162,7 +163,7 @@ class ChatSessionWorkflow:
     async def _run_turn(self, turn: int, message: str) -> ChatReply:
         request = turn_request(self._input, self._chain, message)
         # The child handle is the task that awaits the child: cancelling it cancels the child.
-        self._current = await start_assistant(request, name=f"turn-{turn}")
+        self._current = await start_assistant(request, name=f"{CHAT_TURN_PREFIX}{turn}")
         try:
             result = await self._current
         except asyncio.CancelledError:
