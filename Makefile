@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck unit check mutants bench soak browser compose-tool clean
+.PHONY: demo demo-chat test install lint typecheck unit check mutants bench soak browser compose-tool clean
 
 $(STAMP): pyproject.toml emulator/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 ## Start the embedded stack (Temporal dev server + UI, emulator, bridge, worker), run the demo, stop.
 demo: $(STAMP)
 	$(BIN)/durable-runs demo
+
+## The same stack, holding a three-turn chat session (turn 3 answers from turn 1), then stopped.
+demo-chat: $(STAMP)
+	$(BIN)/durable-runs demo --chat
 
 ## Everything CI runs: lint, types, the whole suite, the mutation check, the small benchmark
 ## and the small soak.

@@ -554,14 +554,17 @@ def _metadata(items: list[str]) -> dict[str, str]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`durable-runs demo`: start the stack, run the four demo runs, compare, stop."""
-    return _run_stack_command(_demo(_stack_config(args)))
+    return _run_stack_command(_demo(_stack_config(args), chat=args.chat))
 
 
-async def _demo(config: StackConfig) -> int:
+async def _demo(config: StackConfig, *, chat: bool = False) -> int:
+    from durable_runs.chat_demo import run_chat_demo
     from durable_runs.demo import run_demo
 
     _cancel_on_signals()
     try:
+        if chat:
+            return await run_chat_demo(config, make_console())
         return await run_demo(config, make_console())
     except asyncio.CancelledError:
         print("interrupted; stopped everything it started", file=sys.stderr)
@@ -763,6 +766,11 @@ def build_parser() -> argparse.ArgumentParser:
         "polling vs webhook table, then stops everything. Exits non-zero when an answer is wrong.",
     )
     _add_stack_args(demo)
+    demo.add_argument(
+        "--chat",
+        action="store_true",
+        help="instead: a three-turn chat session whose third answer depends on the first",
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 
