@@ -90,7 +90,7 @@ class ChatSessionWorkflow:
         self._recent: deque[ChatTurnView] = deque(maxlen=self._input.options.recent_turns)
         self._lock = asyncio.Lock()
         self._current: workflow.ChildWorkflowHandle[RunWorkflow, RunResult] | None = None
-        self._activity = 0
+        self._last_active = workflow.now()
 
     @workflow.run
     async def run(self, input: ChatSessionInput) -> ChatSessionEnd:
@@ -103,16 +103,21 @@ class ChatSessionWorkflow:
             The chain, for the session run that a later message starts.
         """
         idle_s = self._input.options.idle_close_s
+        # One idle timer per quiet period, not one per turn: a timer that fires during or
+        # soon after a turn is followed by one for the rest of the idle time.
         while not self._should_continue_as_new():
-            seen = self._activity
-            try:
+            if not workflow.all_handlers_finished():
                 await workflow.wait_condition(
-                    lambda: self._activity != seen or self._should_continue_as_new(),
-                    timeout=idle_s,
+                    lambda: workflow.all_handlers_finished() or self._should_continue_as_new()
                 )
+                continue
+            remaining = idle_s - (workflow.now() - self._last_active).total_seconds()
+            if remaining <= 0:
+                return ChatSessionEnd(session_id=self._input.session_id, chain=self._chain)
+            try:
+                await workflow.wait_condition(self._should_continue_as_new, timeout=remaining)
             except TimeoutError:
-                if workflow.all_handlers_finished():
-                    return ChatSessionEnd(session_id=self._input.session_id, chain=self._chain)
+                pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self._input.model_copy(update={"chain": self._chain}))
 
@@ -128,7 +133,6 @@ class ChatSessionWorkflow:
         """
         self._entered += 1
         turn = self._entered
-        self._activity += 1
         self._show(ChatTurnView(turn=turn, message=message, status="waiting"))
         try:
             async with self._lock:
@@ -141,7 +145,7 @@ class ChatSessionWorkflow:
                 )
                 return reply
         finally:
-            self._activity += 1
+            self._last_active = workflow.now()
 
     @send.validator
     def _validate_send(self, message: str) -> None:

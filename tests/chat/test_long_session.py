@@ -13,7 +13,7 @@ from durable_runs.workflow_names import chat_workflow_id
 from tests.conftest import WorkerFactory
 
 TURNS = 1000
-TURNS_PER_RUN = 150
+TURNS_PER_RUN = 120
 RECENT = 5
 MAX_EVENTS_PER_RUN = 2_000
 """Bound on one session run's history: about 15 events per turn, never the transcript."""
