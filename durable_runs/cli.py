@@ -471,9 +471,7 @@ async def _chat(args: argparse.Namespace) -> int:
     client = await api.connect_client(settings)
     await api.ensure_worker(client, settings.task_queue, wait_s=WORKER_GRACE_S)
     session = args.session or api.new_session_id()
-    console.print(
-        f"[bold]chat[/] session {session} · {options.backend} · {QUIT} or end of input ends"
-    )
+    console.print(f"[bold]chat[/] session {session} · {QUIT} or end of input ends")
     interactive = sys.stdin.isatty()
     while True:
         line = await asyncio.to_thread(_read_line, "you> " if interactive else "")

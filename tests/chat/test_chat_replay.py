@@ -48,11 +48,9 @@ class TimerBeforeEachTurn(ChatSessionWorkflow):
         """As before."""
         return await super().run(input)
 
-    @workflow.update(name="send")
-    async def send(self, message: str) -> ChatReply:
-        """Sleep, then run the turn as before."""
+    async def _run_turn(self, turn: int, message: str) -> ChatReply:
         await workflow.sleep(timedelta(milliseconds=10))
-        return await super().send(message)
+        return await super()._run_turn(turn, message)
 
 
 async def test_chat_replay_fails_on_a_nondeterministic_change() -> None:
