@@ -74,9 +74,7 @@ def turn_request(input: ChatSessionInput, chain: ChatChain, message: str) -> Run
     return RunRequest.model_validate(fields)
 
 
-@workflow.defn(
-    name=CHAT_WORKFLOW_TYPE, failure_exception_types=[ValidationError], sandboxed=False
-)
+@workflow.defn(name=CHAT_WORKFLOW_TYPE, failure_exception_types=[ValidationError], sandboxed=False)
 class ChatSessionWorkflow:
     """A conversation: the `send` Update runs one turn; `turns` shows the recent ones."""
 
