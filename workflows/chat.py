@@ -185,8 +185,15 @@ class ChatSessionWorkflow:
                 assistant_id=result.assistant_id,
             )
         else:
-            self._chain = self._chain.model_copy(
-                update={"turns": turn, "thread_id": result.thread_id or self._chain.thread_id}
+            # The Responses chain stays at the last completed turn; a thread made by this
+            # turn (and its assistant) hold the session's later turns.
+            chain = self._chain
+            self._chain = chain.model_copy(
+                update={
+                    "turns": turn,
+                    "thread_id": result.thread_id or chain.thread_id,
+                    "assistant_id": result.assistant_id or chain.assistant_id,
+                }
             )
         return self._reply(turn, status=result.status, result=result)
 
