@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-approvals test install lint typecheck unit check mutants bench soak browser compose-tool clean
+.PHONY: demo demo-approvals demo-chat test install lint typecheck unit check mutants bench soak browser compose-tool clean
 
 $(STAMP): pyproject.toml emulator/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 ## The approvals demo: a run stops at a tool that needs approval; approve it, see it finish.
 demo-approvals: $(STAMP)
 	$(BIN)/durable-runs demo --approvals
+
+## The same stack, holding a three-turn chat session (turn 3 answers from turn 1), then stopped.
+demo-chat: $(STAMP)
+	$(BIN)/durable-runs demo --chat
 
 ## Everything CI runs: lint, types, the whole suite, the mutation check, the small benchmark
 ## and the small soak.

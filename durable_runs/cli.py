@@ -24,13 +24,21 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-from temporalio.client import WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from durable_runs import client as api
 from durable_runs.activities.tools import ToolRegistry, load_registry
-from durable_runs.models import PendingApproval, RunRequest, RunResult, RunStatusView
+from durable_runs.models import (
+    ChatOptions,
+    ChatReply,
+    PendingApproval,
+    RunRequest,
+    RunResult,
+    RunStatusView,
+)
 from durable_runs.settings import Settings, get_settings
+from durable_runs.workflow_names import chat_turn_workflow_id
 
 if TYPE_CHECKING:
     # Imported where used: `run`, `status`, `list` and `cancel` start without the stack's
@@ -290,12 +298,7 @@ async def _serve_stack(config: StackConfig, console: Console) -> int:
 def _request(args: argparse.Namespace, settings: Settings) -> RunRequest:
     """The request the `run` options describe, checked (an invalid one names its option)."""
     tools = [t.strip() for t in (args.tools or "").split(",") if t.strip()]
-    metadata: dict[str, str] = {}
-    for item in args.metadata:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CliError(f"--metadata wants KEY=VALUE, got {item!r}")
-        metadata[key] = value
+    metadata = _metadata(args.metadata)
     labels = {
         **OPTION_OF_FIELD,
         **{f"tools.{i}": f"--tools {name!r}" for i, name in enumerate(tools)},
@@ -518,14 +521,119 @@ async def _decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    """`durable-runs chat`: hold a conversation, one line per message, until `/quit` or EOF."""
+    return asyncio.run(_chat(args))
+
+
+QUIT = "/quit"
+"""The chat line that ends `durable-runs chat` (end of input does too)."""
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    console = make_console()
+    try:
+        options = ChatOptions.model_validate(
+            {
+                "backend": args.backend or settings.backend,
+                "poll": {"webhooks": args.webhooks},
+                "metadata": _metadata(args.metadata),
+            }
+        )
+    except ValidationError as err:
+        raise CliError(f"invalid chat options: {api.validation_message(err)}") from err
+    client = await api.connect_client(settings)
+    await api.ensure_worker(client, settings.task_queue, wait_s=WORKER_GRACE_S)
+    session = args.session or api.new_session_id()
+    console.print(f"[bold]chat[/] session {session} · {QUIT} or end of input ends")
+    interactive = sys.stdin.isatty()
+    while True:
+        line = await asyncio.to_thread(_read_line, "you> " if interactive else "")
+        if line is None or line.strip() == QUIT:
+            break
+        message = line.strip()
+        if not message:
+            continue
+        if not interactive:
+            console.print(f"[bold]you>[/] {message}", highlight=False)
+        reply = await _watch_turn(console, client, session, message, options, settings)
+        answer = reply.answer if reply.status == "completed" else f"({reply.status})"
+        console.print(f"[bold]assistant>[/] {answer}", highlight=False)
+    console.print(f"session {session} kept; `durable-runs chat --session {session}` resumes it")
+    return 0
+
+
+def _read_line(prompt: str) -> str | None:
+    """One line from stdin (without its newline), or None at end of input."""
+    try:
+        return input(prompt)
+    except EOFError:
+        return None
+
+
+async def _watch_turn(
+    console: Console,
+    client: Client,
+    session: str,
+    message: str,
+    options: ChatOptions,
+    settings: Settings,
+) -> ChatReply:
+    """Send one message; while its turn runs, show the turn's run status live."""
+    started = time.monotonic()
+    sending = asyncio.ensure_future(
+        api.send_message(client, session, message, request=options, task_queue=settings.task_queue)
+    )
+    with Live(console=console, refresh_per_second=8, transient=True) as live:
+        while not sending.done():
+            live.update(await _turn_progress(client, session, time.monotonic() - started))
+            await asyncio.wait({sending}, timeout=PROGRESS_REFRESH_S)
+    return sending.result()
+
+
+async def _turn_progress(client: Client, session: str, elapsed_s: float) -> Text:
+    """One line about the turn in flight: waiting, or its run's status, checks and calls."""
+    try:
+        turns = await api.chat_turns(client, session)
+    except api.DurableRunsError:
+        return Text(f"starting the session ... {elapsed_s:.1f} s", style="dim")
+    current = next((t for t in reversed(turns) if t.answer is None), None)
+    if current is None or current.status == "waiting":
+        return Text(f"waiting for the turn before ... {elapsed_s:.1f} s", style="dim")
+    try:
+        view = await api.query_status(
+            api.get_handle(client, chat_turn_workflow_id(session, current.turn)),
+            rpc_timeout=QUERY_TIMEOUT,
+        )
+    except RPCError:
+        return Text(f"turn {current.turn} · starting ... {elapsed_s:.1f} s", style="dim")
+    return Text(
+        f"turn {current.turn} · {view.status} · checks {view.checks} · "
+        f"API calls {format_calls(view.api_calls)} · {elapsed_s:.1f} s",
+        style="dim",
+    )
+
+
+def _metadata(items: list[str]) -> dict[str, str]:
+    metadata: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--metadata wants KEY=VALUE, got {item!r}")
+        metadata[key] = value
+    return metadata
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """`durable-runs demo`: start the stack, run the four demo runs, compare, stop.
 
-    With `--approvals`, the approvals demo instead: a run that stops at a tool to approve.
+    With `--approvals`, the approvals demo instead: a run that stops at a tool to approve; with
+    `--chat`, a three-turn chat session whose third answer depends on the first.
     """
     if args.approvals:
         return _run_stack_command(_demo_approvals(_stack_config(args), yes=args.yes))
-    return _run_stack_command(_demo(_stack_config(args)))
+    return _run_stack_command(_demo(_stack_config(args), chat=args.chat))
 
 
 async def _demo_approvals(config: StackConfig, *, yes: bool) -> int:
@@ -540,11 +648,14 @@ async def _demo_approvals(config: StackConfig, *, yes: bool) -> int:
         return 130
 
 
-async def _demo(config: StackConfig) -> int:
+async def _demo(config: StackConfig, *, chat: bool = False) -> int:
+    from durable_runs.chat_demo import run_chat_demo
     from durable_runs.demo import run_demo
 
     _cancel_on_signals()
     try:
+        if chat:
+            return await run_chat_demo(config, make_console())
         return await run_demo(config, make_console())
     except asyncio.CancelledError:
         print("interrupted; stopped everything it started", file=sys.stderr)
@@ -758,6 +869,32 @@ def build_parser() -> argparse.ArgumentParser:
     reject.add_argument("call_id", metavar="CALL")
     reject.add_argument("--reason", default="", help="why (the model sees it)")
     reject.set_defaults(func=cmd_decide, command="reject")
+    chat = sub.add_parser(
+        "chat",
+        help="hold a conversation: one line per message, live status while a turn runs",
+        description="Chat against a running stack: each line read from stdin is one turn of "
+        "a durable chat session (workflow chat-<session>, a `send` Update per message), "
+        "printed with its answer; a live line shows the turn's run while it runs. Turns "
+        f"chain on the backend (previous_response_id, or one Assistants thread). {QUIT} or "
+        "end of input ends; the session stays, --session resumes it.",
+    )
+    chat.add_argument("--session", help="session id to resume or create (default a new one)")
+    chat.add_argument(
+        "--backend",
+        choices=["responses", "assistants"],
+        help="backend of a new session run; default DURABLE_RUNS_BACKEND, else responses",
+    )
+    chat.add_argument(
+        "--webhooks", action="store_true", help="webhook mode: events end waits, slow safety poll"
+    )
+    chat.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata on every created response/run (repeatable; e.g. emulator knobs)",
+    )
+    chat.set_defaults(func=cmd_chat)
 
     demo = sub.add_parser(
         "demo",
@@ -776,6 +913,11 @@ def build_parser() -> argparse.ArgumentParser:
         "approve it from another terminal, or press Enter (approved at once when not a terminal)",
     )
     demo.add_argument("--yes", action="store_true", help="with --approvals: approve without asking")
+    demo.add_argument(
+        "--chat",
+        action="store_true",
+        help="instead: a three-turn chat session whose third answer depends on the first",
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -155,6 +155,11 @@ def new_workflow_id() -> str:
     return f"run-{uuid.uuid4().hex[:10]}"
 
 
+def new_session_id() -> str:
+    """A short readable chat session id, e.g. `3f9a1c2b7d` (workflow `chat-3f9a1c2b7d`)."""
+    return uuid.uuid4().hex[:10]
+
+
 def summary_of(request: RunRequest) -> str:
     """The one-line summary the Temporal UI shows for a run: its question, truncated."""
     text = " ".join(" ".join(request.messages).split()) or f"{request.backend} run"

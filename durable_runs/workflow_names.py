@@ -33,6 +33,9 @@ SEND_UPDATE: Final = "send"
 TURNS_QUERY: Final = "turns"
 """Query of a chat session: its recent turns in the current workflow run (`ChatTurnView`)."""
 
+CHAT_TURN_PREFIX: Final = "turn-"
+"""A chat turn's run is the session's child `turn-<n>` (id `chat-<session>/turn-<n>`)."""
+
 CANCEL_TURN_SIGNAL: Final = "cancel_turn"
 """Signal to a chat session: cancel the turn that runs now (its run is cancelled at the API)."""
 
@@ -40,6 +43,11 @@ CANCEL_TURN_SIGNAL: Final = "cancel_turn"
 def chat_workflow_id(session_id: str) -> str:
     """The workflow id of chat session `session_id`."""
     return CHAT_ID_PREFIX + session_id
+
+
+def chat_turn_workflow_id(session_id: str, turn: int) -> str:
+    """The workflow id of turn `turn`'s run in chat session `session_id` (a child workflow)."""
+    return f"{chat_workflow_id(session_id)}/{CHAT_TURN_PREFIX}{turn}"
 
 
 DECIDE_UPDATE: Final = "decide"

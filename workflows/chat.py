@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from durable_runs.workflow_names import (
         CANCEL_TURN_SIGNAL,
+        CHAT_TURN_PREFIX,
         CHAT_WORKFLOW_TYPE,
         SEND_UPDATE,
         TURNS_QUERY,
@@ -73,9 +74,7 @@ def turn_request(input: ChatSessionInput, chain: ChatChain, message: str) -> Run
     return RunRequest.model_validate(fields)
 
 
-@workflow.defn(
-    name=CHAT_WORKFLOW_TYPE, failure_exception_types=[ValidationError], sandboxed=False
-)
+@workflow.defn(name=CHAT_WORKFLOW_TYPE, failure_exception_types=[ValidationError], sandboxed=False)
 class ChatSessionWorkflow:
     """A conversation: the `send` Update runs one turn; `turns` shows the recent ones."""
 
@@ -89,7 +88,7 @@ class ChatSessionWorkflow:
         self._recent: deque[ChatTurnView] = deque(maxlen=self._input.options.recent_turns)
         self._lock = asyncio.Lock()
         self._current: workflow.ChildWorkflowHandle[RunWorkflow, RunResult] | None = None
-        self._activity = 0
+        self._last_active = workflow.now()
 
     @workflow.run
     async def run(self, input: ChatSessionInput) -> ChatSessionEnd:
@@ -102,16 +101,21 @@ class ChatSessionWorkflow:
             The chain, for the session run that a later message starts.
         """
         idle_s = self._input.options.idle_close_s
+        # One idle timer per quiet period, not one per turn: a timer that fires during or
+        # soon after a turn is followed by one for the rest of the idle time.
         while not self._should_continue_as_new():
-            seen = self._activity
-            try:
+            if not workflow.all_handlers_finished():
                 await workflow.wait_condition(
-                    lambda: self._activity != seen or self._should_continue_as_new(),
-                    timeout=idle_s,
+                    lambda: workflow.all_handlers_finished() or self._should_continue_as_new()
                 )
+                continue
+            remaining = idle_s - (workflow.now() - self._last_active).total_seconds()
+            if remaining <= 0:
+                return ChatSessionEnd(session_id=self._input.session_id, chain=self._chain)
+            try:
+                await workflow.wait_condition(self._should_continue_as_new, timeout=remaining)
             except TimeoutError:
-                if workflow.all_handlers_finished():
-                    return ChatSessionEnd(session_id=self._input.session_id, chain=self._chain)
+                pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self._input.model_copy(update={"chain": self._chain}))
 
@@ -127,7 +131,6 @@ class ChatSessionWorkflow:
         """
         self._entered += 1
         turn = self._entered
-        self._activity += 1
         self._show(ChatTurnView(turn=turn, message=message, status="waiting"))
         try:
             async with self._lock:
@@ -140,7 +143,7 @@ class ChatSessionWorkflow:
                 )
                 return reply
         finally:
-            self._activity += 1
+            self._last_active = workflow.now()
 
     @send.validator
     def _validate_send(self, message: str) -> None:
@@ -162,7 +165,7 @@ class ChatSessionWorkflow:
     async def _run_turn(self, turn: int, message: str) -> ChatReply:
         request = turn_request(self._input, self._chain, message)
         # The child handle is the task that awaits the child: cancelling it cancels the child.
-        self._current = await start_assistant(request, name=f"turn-{turn}")
+        self._current = await start_assistant(request, name=f"{CHAT_TURN_PREFIX}{turn}")
         try:
             result = await self._current
         except asyncio.CancelledError:
@@ -182,8 +185,15 @@ class ChatSessionWorkflow:
                 assistant_id=result.assistant_id,
             )
         else:
-            self._chain = self._chain.model_copy(
-                update={"turns": turn, "thread_id": result.thread_id or self._chain.thread_id}
+            # The Responses chain stays at the last completed turn; a thread made by this
+            # turn (and its assistant) hold the session's later turns.
+            chain = self._chain
+            self._chain = chain.model_copy(
+                update={
+                    "turns": turn,
+                    "thread_id": result.thread_id or chain.thread_id,
+                    "assistant_id": result.assistant_id or chain.assistant_id,
+                }
             )
         return self._reply(turn, status=result.status, result=result)
 

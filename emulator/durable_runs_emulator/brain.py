@@ -16,6 +16,7 @@ Rules, first match wins:
 4. Conversation memory: "What is my name?" → "Your name is Ada." when an earlier user message of
    the same conversation (the `previous_response_id` chain, or the Assistants thread) said
    "My name is Ada" (the last such statement wins); "I don't know your name yet." otherwise.
+   A message that says "My name is Ada" is answered "Nice to meet you, Ada.".
 5. Arithmetic: "What is 2+2?" → "4".
 6. Otherwise the answered tool outputs quoted, or a fixed polite answer.
 """
@@ -142,9 +143,14 @@ _SAYS_NAME = re.compile(r"\bmy\s+name\s+is\s+(?P<name>[^\W\d_][\w'-]*)", re.IGNO
 
 
 def recall_name(question: str, earlier: Sequence[str]) -> str | None:
-    """Answer "What is my name?" from the conversation's earlier user messages, else None."""
+    """The answer about the user's name, or None when the question is not about it.
+
+    "What is my name?" is answered from the conversation's earlier user messages; a message
+    that says "My name is Ada" is greeted.
+    """
     if _ASKS_NAME.search(question) is None:
-        return None
+        said = _SAYS_NAME.search(question)
+        return f"Nice to meet you, {said.group('name')}." if said else None
     for message in reversed(earlier):
         said = _SAYS_NAME.search(message)
         if said is not None:

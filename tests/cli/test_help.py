@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "cancel",
     "list",
     "demo",
+    "chat",
 ]
 
 

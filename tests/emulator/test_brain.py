@@ -179,3 +179,5 @@ def test_brain_recalls_a_name_from_earlier_in_the_conversation() -> None:
     assert step == FinalAnswer("Your name is Ada.")
     alone = next_step(question="What's my name?", tool_names=[], plan=None, rounds=[])
     assert alone == FinalAnswer("I don't know your name yet.")
+    said = next_step(question="Hi, my name is Ada", tool_names=[], plan=None, rounds=[])
+    assert said == FinalAnswer("Nice to meet you, Ada.")

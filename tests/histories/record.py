@@ -1,4 +1,4 @@
-"""Record `RunWorkflow` histories for the replay test (run by hand, then commit the files).
+"""Record `RunWorkflow` and `ChatSessionWorkflow` histories for the replay tests (by hand).
 
     .venv/bin/python -m tests.histories.record
 
@@ -7,7 +7,8 @@ process, runs one workflow per scenario and writes `tests/histories/RunWorkflow/
 (the JSON of `WorkflowHistory.to_json()`). A scenario with continue-as-new writes one file per
 run, `<scenario>.run<N>.json`. The workflow id of every file is `replay-<scenario>`, so the replay
 test derives it from the file name. Each scenario checks its own outcome before its file is
-written.
+written. Chat scenarios (`CHAT_SCENARIOS`) write `tests/histories/ChatSessionWorkflow/` (session
+`replay-<scenario>`, workflow id `chat-replay-<scenario>`), one file per session run.
 
 Re-record when the workflow changes on purpose (a versioned change, with `workflow.patched`, keeps
 the old files replaying; an unversioned one must make the old files fail). After a versioned
@@ -33,13 +34,16 @@ from durable_runs_emulator.server import RunningEmulator, running_emulator
 from openai import AsyncOpenAI
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import CancelledError
+from temporalio.service import RPCError
 
 from durable_runs.activities.demo_tools import demo_registry
 from durable_runs.bridge.server import running_bridge
+from durable_runs.client import cancel_turn, send_message
 from durable_runs.devserver import start_dev_environment
 from durable_runs.models import (
     ApprovalDecision,
     ApprovalPolicy,
+    ChatOptions,
     PollPolicy,
     RunRequest,
     RunResult,
@@ -47,12 +51,14 @@ from durable_runs.models import (
 )
 from durable_runs.settings import Settings
 from durable_runs.worker import build_worker
-from durable_runs.workflow_names import DECIDE_UPDATE, STATUS_QUERY
+from durable_runs.workflow_names import DECIDE_UPDATE, STATUS_QUERY, chat_workflow_id
 from durable_runs.workflows.run import RunWorkflow
 from tests.bridge.signing import new_secret
 
 HISTORIES = Path(__file__).parent
 """The histories, one folder per workflow type."""
+CHAT_HISTORIES = HISTORIES / "ChatSessionWorkflow"
+"""Where the chat scenarios are written (workflow id `chat-replay-<scenario>`)."""
 RUN_HISTORIES = HISTORIES / "RunWorkflow"
 """Where this script writes: the histories of today's type."""
 WORKFLOW_ID_PREFIX = "replay-"
@@ -295,6 +301,134 @@ POLLS_ON_RETRIES = "polls_on_retries_"
 the former type name (`AssistantRunWorkflow`) has files for the others only."""
 
 
+@dataclass(frozen=True)
+class ChatScenario:
+    """One recorded chat session: turns sent through the client, then an idle close.
+
+    Attributes:
+        name: File stem; the session id is `replay-<name>`.
+        options: The session's options (a short `idle_close_s`, so the session closes).
+        drive: Sends the turns and checks their replies.
+    """
+
+    name: str
+    options: ChatOptions
+    drive: Callable[[Client, str], Awaitable[None]]
+
+
+CHAT_FAST = PollPolicy(initial_interval_s=0.05, backoff=1.5, max_interval_s=0.2, deadline_s=60)
+
+
+def chat_options(**fields: Any) -> ChatOptions:
+    """Quick chat options that close the session one second after its last turn."""
+    base: dict[str, Any] = {"poll": CHAT_FAST, "idle_close_s": 1.0, "metadata": {}}
+    return ChatOptions.model_validate({**base, **fields})
+
+
+async def _say(client: Client, session: str, message: str, options: ChatOptions) -> str:
+    reply = await send_message(client, session, message, request=options, task_queue=QUEUE)
+    return reply.answer
+
+
+def name_chat(options: ChatOptions) -> Callable[[Client, str], Awaitable[None]]:
+    """Three turns; the third answers from the first."""
+
+    async def drive(client: Client, session: str) -> None:
+        answers = [
+            await _say(client, session, m, options)
+            for m in ("My name is Ada", "What is 2+2?", "What is my name?")
+        ]
+        if answers[1:] != ["4", "Your name is Ada."]:
+            raise AssertionError(f"{session}: answers {answers}")
+
+    return drive
+
+
+async def queued_turns(client: Client, session: str) -> None:
+    """Two messages sent at once: the second waits for the first."""
+    options = chat_options(metadata={"emu_duration_ms": "300"})
+    replies = await asyncio.gather(
+        send_message(client, session, "My name is Ada", request=options, task_queue=QUEUE),
+        send_message(client, session, "What is 2+2?", request=options, task_queue=QUEUE),
+    )
+    if sorted(r.turn for r in replies) != [1, 2]:
+        raise AssertionError(f"{session}: {replies}")
+
+
+async def cancelled_turn(client: Client, session: str) -> None:
+    """A turn that never ends by itself, cancelled by `cancel_turn`."""
+    options = chat_options(metadata={"emu_outcome": "stay_queued"})
+    sending = asyncio.ensure_future(
+        send_message(client, session, "Wait", request=options, task_queue=QUEUE)
+    )
+    child = client.get_workflow_handle(f"{chat_workflow_id(session)}/turn-1")
+    for _ in range(200):
+        history = await _history_or_none(child)
+        if history is not None and any(
+            e.HasField("activity_task_completed_event_attributes") for e in history.events
+        ):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("turn 1's response was never created")
+    await cancel_turn(client, session)
+    reply = await sending
+    if reply.status != "cancelled":
+        raise AssertionError(f"{session}: {reply}")
+
+
+async def _history_or_none(handle: WorkflowHandle[Any, Any]) -> WorkflowHistory | None:
+    try:
+        return await handle.fetch_history()
+    except RPCError:
+        return None
+
+
+CHAT_SCENARIOS = [
+    ChatScenario("chat_three_turns", chat_options(), name_chat(chat_options())),
+    ChatScenario(
+        "chat_assistants",
+        chat_options(backend="assistants"),
+        name_chat(chat_options(backend="assistants")),
+    ),
+    ChatScenario(
+        "chat_continue_as_new",
+        chat_options(turns_per_run=2),
+        name_chat(chat_options(turns_per_run=2)),
+    ),
+    ChatScenario("chat_queued_turns", chat_options(), queued_turns),
+    ChatScenario("chat_cancelled_turn", chat_options(), cancelled_turn),
+]
+"""Every chat scenario the chat replay test expects a file for."""
+
+
+async def record_chat(client: Client, scenario: ChatScenario) -> list[Path]:
+    """Drive one chat scenario until the session closed idle, and write its run(s)."""
+    session = WORKFLOW_ID_PREFIX + scenario.name
+    await scenario.drive(client, session)
+    handle = client.get_workflow_handle(chat_workflow_id(session))
+    await handle.result()  # the idle close
+    histories = await run_histories(client, await _first_run(client, handle.id))
+    CHAT_HISTORIES.mkdir(exist_ok=True)
+    for old in CHAT_HISTORIES.glob(f"{scenario.name}.*json"):
+        old.unlink()
+    paths = []
+    for index, text in enumerate(histories, start=1):
+        suffix = f".run{index}" if len(histories) > 1 else ""
+        path = CHAT_HISTORIES / f"{scenario.name}{suffix}.json"
+        path.write_text(json.dumps(json.loads(text), indent=1) + "\n")
+        paths.append(path)
+    return paths
+
+
+async def _first_run(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
+    runs = [e async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    first = min(runs, key=lambda e: e.start_time)
+    return client.get_workflow_handle(
+        workflow_id, run_id=first.run_id, first_execution_run_id=first.run_id
+    )
+
+
 @asynccontextmanager
 async def worker(client: Client, emulator: RunningEmulator, openai_rpm: int) -> AsyncIterator[None]:
     """An in-process worker on `QUEUE` talking to `emulator`."""
@@ -305,7 +439,7 @@ async def worker(client: Client, emulator: RunningEmulator, openai_rpm: int) -> 
         yield
 
 
-async def run_histories(client: Client, handle: Handle) -> list[str]:
+async def run_histories(client: Client, handle: WorkflowHandle[Any, Any]) -> list[str]:
     """The JSON history of every run of the workflow, first to last (continue-as-new chain)."""
     run_id: str | None = handle.first_execution_run_id
     out = []
@@ -347,9 +481,15 @@ async def record(client: Client, emulator: RunningEmulator, scenario: Scenario) 
 async def main(names: list[str]) -> None:
     """Record the named scenarios (all when none are named)."""
     chosen = [s for s in SCENARIOS if not names or s.name in names]
+    chats = [s for s in CHAT_SCENARIOS if not names or s.name in names]
     async with await start_dev_environment() as env:
         client = env.client
         async with running_emulator() as emulator:
+            if chats:
+                async with worker(client, emulator, 0):
+                    for chat in chats:
+                        for path in await record_chat(client, chat):
+                            print("wrote", path.relative_to(HISTORIES.parents[1]))
             for scenario in (s for s in chosen if not s.webhooks):
                 async with worker(client, emulator, scenario.openai_rpm):
                     for path in await record(client, emulator, scenario):

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "durable_runs.devserver": 5,
     "durable_runs.demo": 5,
     "durable_runs.demo_approvals": 5,
+    "durable_runs.chat_demo": 5,
     "durable_runs": 5,
 }
 """1 foundation, 2 activities, 3 workflows, 4 services, 5 entry points (the package root is
