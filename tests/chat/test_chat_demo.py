@@ -6,7 +6,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from tests.cli.helpers import PROJECT_ROOT, cli_args, free_port, processes_with_env, subprocess_env
+from durable_runs.processes import free_port
+from tests.cli.helpers import PROJECT_ROOT, cli_args, processes_with_env, subprocess_env
 
 DEMO_TIMEOUT_S = 60.0
 
