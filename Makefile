@@ -57,11 +57,11 @@ soak: $(STAMP)
 
 ## Headless Chromium for the Temporal UI test (Debian's package; no browser download).
 browser:
-	@scripts/ensure-chromium.sh
+	@scripts/ensure-debian-package.sh chromium chromium "the UI tests drive it headless"
 
 ## A Compose implementation whose `config` validates the compose files (Debian's package).
 compose-tool:
-	@scripts/ensure-compose.sh
+	@scripts/ensure-debian-package.sh docker-compose docker-compose "tests/test_compose.py validates the compose files with it"
 
 clean:
 	rm -rf $(VENV) .durable-runs bench/out .pytest_cache .mypy_cache .ruff_cache

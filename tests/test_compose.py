@@ -2,7 +2,7 @@
 and their one-shot Temporal jobs really work.
 
 No Docker engine runs here. `docker-compose config` (Debian's package, installed by
-`scripts/ensure-compose.sh`) validates each file and combination against the Compose schema, the
+`make compose-tool`) validates each file and combination against the Compose schema, the
 depends_on graph and the required variables, and prints the resolved model the other tests read;
 planted faults show that it rejects a broken file. The namespace and search-attribute jobs' scripts
 run with the real `temporal` CLI against a real dev server.
@@ -38,7 +38,7 @@ WEBHOOKS = "docker-compose.webhooks.yml"
 PUBLISH_GRPC = "deploy/publish-temporal-grpc.yml"
 SEARCH_ATTRIBUTE_JOB = "temporal-admin-tools"
 NAMESPACE_JOB = "temporal-namespace"
-INSTALL_HINT = "`make test` installs it: scripts/ensure-compose.sh (Debian's docker-compose)"
+INSTALL_HINT = "`make test` installs it: make compose-tool (Debian's docker-compose)"
 
 BASE_ENV = {"OPENAI_API_KEY": "sk-test"}
 WEBHOOK_ENV = {**BASE_ENV, "OPENAI_WEBHOOK_SECRET": "whsec_dGVzdA=="}

@@ -27,7 +27,7 @@ POLL = PollPolicy(initial_interval_s=0.5, backoff=1.5, max_interval_s=2.0, deadl
 
 async def test_kill_the_worker_while_a_chat_turn_runs(stack: Stack) -> None:
     session = f"crash-{uuid.uuid4().hex[:8]}"
-    options = ChatOptions(poll=POLL, metadata={"emu_duration_ms": "1500"})
+    options = ChatOptions(poll=POLL, metadata={"emu_duration_ms": "4000"})
     worker = await stack.start_worker("worker-1")
     sending = asyncio.ensure_future(
         send_message(
@@ -35,7 +35,15 @@ async def test_kill_the_worker_while_a_chat_turn_runs(stack: Stack) -> None:
         )
     )
     turn_1 = chat_turn_workflow_id(session, 1)
-    await wait_for(lambda: stack.objects_of(turn_1), within=20, what="turn 1's response created")
+
+    async def waiting_between_reads() -> bool:
+        # Killed in the WAIT, not inside the create: a create cut off after the API committed
+        # it leaves a second response (the documented Responses window, tested in test_crash).
+        objects = await stack.objects_of(turn_1)
+        in_progress = bool(objects) and "in_progress" in objects[0]["status_times"]
+        return in_progress and await history.idle_on_timer(stack.client.get_workflow_handle(turn_1))
+
+    await wait_for(waiting_between_reads, within=20, what="turn 1 in_progress, its run waiting")
     worker.kill()
     await stack.start_worker("worker-2")
     reply = await asyncio.wait_for(sending, RESULT_BOUND_S)

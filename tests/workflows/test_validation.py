@@ -43,6 +43,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("assistant.modl", {"assistant": {"modl": "gpt-4o-mini"}}),
     ("thread_id", {"backend": "assistants", "thread_id": ""}),
     ("previous_response_id", {"previous_response_id": ""}),
+    ("approval.on_no_decision", {"approval": {"on_no_decision": "maybe"}}),
+    ("approval.decide_within_s", {"approval": {"decide_within_s": 0}}),
     ("previous_response_id", {"backend": "assistants", "previous_response_id": "resp_1"}),
     ("model", {"model": ""}),
     ("model", {"model": 4}),
