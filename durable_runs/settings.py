@@ -22,6 +22,8 @@ DEFAULT_PAYLOAD_THRESHOLD_BYTES = 256 * 1024
 """Payload size from which external storage keeps it out of history (the SDK's default)."""
 
 DEFAULT_SHUTDOWN_GRACE_S = 30.0
+DEFAULT_STICKY_TIMEOUT_S = 10.0
+"""Temporal's default sticky schedule-to-start timeout (`DURABLE_RUNS_STICKY_TIMEOUT_S`)."""
 """Time in-flight work gets to finish after SIGTERM (`DURABLE_RUNS_SHUTDOWN_GRACE_S`)."""
 
 
@@ -100,6 +102,13 @@ class Settings(BaseSettings):
         ge=0,
         description="On SIGTERM, how long a worker lets its running activities (API calls, "
         "tools) finish before it cancels them, and the bridge its in-flight deliveries.",
+    )
+    sticky_timeout_s: float = Field(
+        default=DEFAULT_STICKY_TIMEOUT_S,
+        alias="DURABLE_RUNS_STICKY_TIMEOUT_S",
+        gt=0,
+        description="How long a workflow task waits for the worker that ran the workflow last "
+        "(its cached copy) before any worker takes it: the hand-over time after a worker dies.",
     )
     tools: str = Field(
         default="durable_runs.activities.demo_tools:demo_registry",

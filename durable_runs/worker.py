@@ -24,7 +24,7 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker, WorkerTuner
 
 from durable_runs.activities.tools import ToolRegistry, load_registry
 from durable_runs.plugin import CHAT_WORKFLOWS, RUN_WORKFLOWS, DurableRunsPlugin, api_call_tuner
-from durable_runs.settings import Settings, get_settings
+from durable_runs.settings import DEFAULT_STICKY_TIMEOUT_S, Settings, get_settings
 from durable_runs.telemetry.logs import configure_logging
 from durable_runs.telemetry.metrics import metrics_runtime
 from durable_runs.telemetry.tracing import install_tracing, tracing_plugins
@@ -93,6 +93,7 @@ def build_worker(
     workflows: Sequence[type] = EXAMPLE_WORKFLOWS,
     api_tuner: WorkerTuner | None = None,
     shutdown_grace_s: float = 0.0,
+    sticky_timeout_s: float = DEFAULT_STICKY_TIMEOUT_S,
 ) -> Worker:
     """The worker of one process (not yet running): the plugin's, plus business workflows.
 
@@ -108,6 +109,8 @@ def build_worker(
         api_tuner: Slots of the OpenAI worker (default: `api_call_tuner()`).
         shutdown_grace_s: On shutdown, how long running activities of this worker and of its
             `-openai` companion get to finish before they are cancelled.
+        sticky_timeout_s: How long a workflow task waits for the worker that holds the
+            workflow in its cache before another worker takes it (the hand-over after a crash).
     """
     plugin = DurableRunsPlugin(
         openai=openai, tools=tools, openai_rpm=openai_rpm, api_tuner=api_tuner
@@ -121,6 +124,7 @@ def build_worker(
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
         activity_task_poller_behavior=PollerBehaviorAutoscaling(),
         graceful_shutdown_timeout=timedelta(seconds=shutdown_grace_s),
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=sticky_timeout_s),
     )
 
 
@@ -158,6 +162,7 @@ async def main(settings: Settings | None = None, tools: ToolRegistry | None = No
             openai_rpm=settings.openai_rpm,
             api_tuner=configured_api_call_tuner(settings),
             shutdown_grace_s=settings.shutdown_grace_s,
+            sticky_timeout_s=settings.sticky_timeout_s,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-UNIT_TIER = ("-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "--noconftest", "tests/unit")
+UNIT_TIER = (
+    *("-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "--noconftest", "tests/unit"),
+    # Starts interpreters to watch the CLI's imports: seconds per mutant, and no mutant here
+    # touches an import.
+    "--ignore=tests/unit/test_cli_imports.py",
+)
 RUN_TIMEOUT_S = 120
 BASELINE = "(unmutated)"
 
@@ -190,9 +195,16 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "disallowed-tool-run",
         "activities/tools.py",
-        "self._registry.get(call.call.name) if call.call.name in call.allowed else None",
-        "self._registry.get(call.call.name)",
+        "self._registry.get(name) if name in call.allowed else None",
+        "self._registry.get(name)",
         "the tool activity runs a registered tool the run did not allow",
+    ),
+    Mutant(
+        "unapproved-tool-run",
+        "activities/tools.py",
+        "if tool.requires_approval and not call.approved:",
+        "if False:",
+        "the tool activity runs a tool that needs approval on a call nobody approved",
     ),
     Mutant(
         "model-sets-idempotency-key",

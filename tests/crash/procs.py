@@ -94,6 +94,8 @@ def worker_proc(
         OPENAI_API_KEY="sk-crash-test",
         OPENAI_BASE_URL=openai_base_url,
         DURABLE_RUNS_TOOLS=tools,
+        # The run moves to the new worker 1 s after the crash instead of Temporal's 10 s.
+        DURABLE_RUNS_STICKY_TIMEOUT_S="1",
         **(extra_env or {}),
     )
     return worker_part(workdir, client=client, task_queue=task_queue, env=env, name=name)

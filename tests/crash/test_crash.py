@@ -49,7 +49,8 @@ WEATHER = "What is the weather in Paris and Tokyo, in Fahrenheit?"
 TOOLS = ["get_weather", "celsius_to_fahrenheit"]
 POLL = PollPolicy(initial_interval_s=0.5, backoff=1.5, max_interval_s=2.0, deadline_s=240)
 RESULT_BOUND_S = 60.0
-"""Bound on a run's end after the crash (sticky-queue hand-over to a new worker is ~10 s)."""
+"""Bound on a run's end after the crash (the hand-over to a new worker takes the workers'
+`DURABLE_RUNS_STICKY_TIMEOUT_S`, 1 s here, plus an interrupted activity's timeout)."""
 
 
 def run_request(question: str = "What is 2+2?", **fields: Any) -> RunRequest:
