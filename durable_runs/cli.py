@@ -681,6 +681,18 @@ def _add_stack_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_server_args(parser: argparse.ArgumentParser, *, port: int) -> None:
+    """`--host`, `--port` and `--log-level` of a command that serves HTTP with uvicorn."""
+    parser.add_argument("--host", default="127.0.0.1", help="default %(default)s")
+    parser.add_argument("--port", type=int, default=port, help="default %(default)s")
+    parser.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        default="info",
+        help="uvicorn's log level; info logs every request (default %(default)s)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `durable-runs` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -721,14 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the webhook bridge: verifies OpenAI webhook signatures "
         "(OPENAI_WEBHOOK_SECRET) on POST /webhooks/openai and signals the run's workflow.",
     )
-    bridge.add_argument("--host", default="127.0.0.1", help="default %(default)s")
-    bridge.add_argument("--port", type=int, default=8000, help="default %(default)s")
-    bridge.add_argument(
-        "--log-level",
-        choices=["critical", "error", "warning", "info", "debug"],
-        default="info",
-        help="uvicorn's log level; info logs every request (default %(default)s)",
-    )
+    _add_server_args(bridge, port=8000)
     bridge.set_defaults(func=cmd_bridge)
 
     codec = sub.add_parser(
@@ -740,14 +745,7 @@ def build_parser() -> argparse.ArgumentParser:
         "`temporal` CLI (--codec-endpoint URL). CORS admits DURABLE_RUNS_CODEC_CORS_ORIGINS; "
         "with DURABLE_RUNS_CODEC_TOKEN set, requests need `Authorization: Bearer <token>`.",
     )
-    codec.add_argument("--host", default="127.0.0.1", help="default %(default)s")
-    codec.add_argument("--port", type=int, default=8081, help="default %(default)s")
-    codec.add_argument(
-        "--log-level",
-        choices=["critical", "error", "warning", "info", "debug"],
-        default="info",
-        help="uvicorn's log level (default %(default)s)",
-    )
+    _add_server_args(codec, port=8081)
     codec.set_defaults(func=cmd_codec_server)
 
     console = sub.add_parser(
@@ -758,14 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a session. Binds to localhost by default: the page has no accounts, and refuses "
         "POSTs from other sites' pages (Origin check).",
     )
-    console.add_argument("--host", default="127.0.0.1", help="default %(default)s")
-    console.add_argument("--port", type=int, default=8090, help="default %(default)s")
-    console.add_argument(
-        "--log-level",
-        choices=["critical", "error", "warning", "info", "debug"],
-        default="info",
-        help="uvicorn's log level (default %(default)s)",
-    )
+    _add_server_args(console, port=8090)
     console.set_defaults(func=cmd_console)
 
     run = sub.add_parser(
