@@ -140,7 +140,7 @@ def _answered_rounds(history: list[ResponseRecord]) -> list[list[brain.AnsweredC
     sources: list[list[dict[str, Any]]] = []
     for record in history:
         # Calls the client replays in its input (manual history), then the model's own calls.
-        sources.append([i for i in record.input_items if i.get("type") == "function_call"])
+        sources.extend(_replayed_rounds(record.input_items))
         sources.append(record.function_calls)
     for calls in sources:
         if not calls or not all(call.get("call_id") in outputs for call in calls):
@@ -155,6 +155,25 @@ def _answered_rounds(history: list[ResponseRecord]) -> list[list[brain.AnsweredC
                 for call in calls
             ]
         )
+    return rounds
+
+
+def _replayed_rounds(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The `function_call` items a client replays in its input, one list per model turn.
+
+    A turn's calls are adjacent (parallel calls come together, their outputs after them); any
+    other item between two calls means they came from different turns.
+    """
+    rounds: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for item in items:
+        if item.get("type") == "function_call":
+            current.append(item)
+        elif current:
+            rounds.append(current)
+            current = []
+    if current:
+        rounds.append(current)
     return rounds
 
 

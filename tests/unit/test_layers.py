@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "durable_runs.activities": 2,
     "durable_runs.workflows": 3,
     "durable_runs.plugin": 4,
+    "durable_runs.agents": 4,
     "durable_runs.worker": 4,
     "durable_runs.bridge": 4,
     "durable_runs.codec_server": 4,
