@@ -45,7 +45,11 @@ MODEL_CALL_WORKFLOW_TYPE = "AgentModelCall"
 """Workflow type of one model call."""
 
 API_CALL_TIMEOUT = timedelta(seconds=30)
-"""Start-to-close timeout of each API call (a create, a read, the final retrieve)."""
+"""Start-to-close timeout of a create, a cancel and the final retrieve."""
+
+READ_TIMEOUT = timedelta(seconds=10)
+"""Start-to-close timeout of one read (a `poll` attempt is one read): short, so an attempt
+lost with a killed worker is retried soon."""
 
 API_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
@@ -139,8 +143,8 @@ class AgentModelCallWorkflow:
                     poll=poll,
                     reads_before=reads,
                 ),
-                start_to_close_timeout=API_CALL_TIMEOUT,
-                schedule_to_close_timeout=max(deadline - now, API_CALL_TIMEOUT),
+                start_to_close_timeout=READ_TIMEOUT,
+                schedule_to_close_timeout=max(deadline - now, READ_TIMEOUT),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1)),
                 summary="wait for response",
             )
@@ -173,7 +177,7 @@ class AgentModelCallWorkflow:
             snapshot = await workflow.execute_activity_method(
                 AgentModelActivities.read,
                 ObjectRef(object_id=snapshot.object_id),
-                start_to_close_timeout=API_CALL_TIMEOUT,
+                start_to_close_timeout=READ_TIMEOUT,
                 retry_policy=API_RETRY,
                 summary="read response",
             )
