@@ -57,6 +57,13 @@ class ResponseRecord:
         return ObjectRef("response", self.id, None, self.metadata)
 
     @property
+    def text_format(self) -> dict[str, Any]:
+        """The requested `text.format` (plain text when none was asked for)."""
+        text = self.options.get("text")
+        fmt = text.get("format") if isinstance(text, dict) else None
+        return fmt if isinstance(fmt, dict) else {"type": "text"}
+
+    @property
     def function_calls(self) -> list[dict[str, Any]]:
         """The `function_call` items of the output."""
         return [item for item in self.output if item.get("type") == "function_call"]
@@ -85,7 +92,7 @@ class ResponseRecord:
             "service_tier": "default",
             "store": self.store,
             "temperature": self.options.get("temperature", 1.0),
-            "text": {"format": {"type": "text"}, "verbosity": "medium"},
+            "text": {"format": self.text_format, "verbosity": "medium"},
             "tool_choice": self.options.get("tool_choice", "auto"),
             "tools": self.tools,
             "top_logprobs": 0,
@@ -233,8 +240,14 @@ def usage_for(record: ResponseRecord, output_text: str) -> dict[str, Any]:
     }
 
 
-def output_for(step: brain.Step) -> tuple[list[dict[str, Any]], str]:
-    """Output items for the brain's step, and their text (for usage)."""
+def output_for(
+    step: brain.Step, *, text_format: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """Output items for the brain's step, and their text (for usage).
+
+    A final answer asked for as `json_schema` (`text.format`) is a JSON instance of the schema
+    with the answer in its string fields (`brain.schema_instance`).
+    """
     if isinstance(step, brain.ToolRound):
         items = [
             {
@@ -248,14 +261,18 @@ def output_for(step: brain.Step) -> tuple[list[dict[str, Any]], str]:
             for call in step.calls
         ]
         return items, " ".join(item["arguments"] for item in items)
+    text = step.text
+    if text_format is not None and text_format.get("type") == "json_schema":
+        schema = text_format.get("schema")
+        text = json.dumps(brain.schema_instance(schema if isinstance(schema, dict) else {}, text))
     message = {
         "type": "message",
         "id": new_hex_id("msg"),
         "status": "completed",
         "role": "assistant",
-        "content": [{"type": "output_text", "text": step.text, "annotations": [], "logprobs": []}],
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
     }
-    return [message], step.text
+    return [message], text
 
 
 def now() -> float:

@@ -6,7 +6,10 @@ import json
 import uuid
 
 from durable_runs_emulator.server import RunningEmulator
+from openai import AsyncOpenAI
 from temporalio.client import WorkflowExecution
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from durable_runs import search_attributes as sa
 from durable_runs.agents import DurableRunsAgentsPlugin
@@ -15,7 +18,8 @@ from durable_runs.workflows.agents_example import (
     AgentQuestion,
     AgentsExampleWorkflow,
 )
-from tests.agents.conftest import AgentsWorker
+from tests.agents.conftest import AgentsWorker, client_with
+from tests.agents.structured import ForecastRequest, ForecastResult, ForecastWorkflow
 from tests.waiting import wait_for
 
 PLAN = json.dumps(
@@ -70,3 +74,45 @@ async def test_agent_with_tool_and_handoff_runs_on_background_responses(
         assert response["metadata"]["temporal_workflow_id"] == child.id
         assert response["metadata"]["emu_tool_plan"] == PLAN
         assert response["calls"]["create_response"] == 1
+
+
+async def test_settings_tools_output_schema_and_previous_response_pass_through(
+    temporal_env: WorkflowEnvironment,
+    durable_plugin: DurableRunsAgentsPlugin,
+    openai_client: AsyncOpenAI,
+) -> None:
+    client = client_with(temporal_env, durable_plugin)
+    queue = f"agents-{uuid.uuid4()}"
+    plan = json.dumps([[{"name": "get_weather", "arguments": {"city": "Oslo"}}]])
+    async with Worker(client, task_queue=queue, workflows=[ForecastWorkflow]):
+        first: ForecastResult = await client.execute_workflow(
+            ForecastWorkflow.run,
+            ForecastRequest(question="Weather in Oslo?", metadata={"emu_tool_plan": plan}),
+            id=f"agents-{uuid.uuid4()}",
+            task_queue=queue,
+        )
+        second: ForecastResult = await client.execute_workflow(
+            ForecastWorkflow.run,
+            ForecastRequest(
+                question="And tomorrow?",
+                metadata={"emu_tool_plan": plan},
+                previous_response_id=first.response_ids[-1],
+            ),
+            id=f"agents-{uuid.uuid4()}",
+            task_queue=queue,
+        )
+
+    # The structured output came back as JSON of the schema and parsed into the model.
+    assert first.forecast.summary.startswith("Tool results: get_weather=The weather in Oslo")
+    tool_call, answer = [await openai_client.responses.retrieve(i) for i in first.response_ids]
+    # Model settings and tools reached the API as the Agents SDK sent them.
+    assert (tool_call.tool_choice, tool_call.parallel_tool_calls) == ("required", False)
+    assert tool_call.temperature == 0.2
+    assert [
+        (t.type, getattr(t, "name", None), getattr(t, "strict", None)) for t in tool_call.tools
+    ] == [("function", "get_weather", True)]
+    assert answer.text is not None and answer.text.format.type == "json_schema"
+    assert all(r.background for r in (tool_call, answer))
+    # A run that continues an earlier response names it.
+    continued = await openai_client.responses.retrieve(second.response_ids[0])
+    assert continued.previous_response_id == first.response_ids[-1]
