@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-approvals demo-chat test install lint typecheck unit check mutants bench soak browser compose-tool clean
+.PHONY: demo demo-approvals demo-chat demo-agents test install lint typecheck unit check mutants bench soak browser compose-tool clean
 
 $(STAMP): pyproject.toml emulator/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo-approvals: $(STAMP)
 ## The same stack, holding a three-turn chat session (turn 3 answers from turn 1), then stopped.
 demo-chat: $(STAMP)
 	$(BIN)/durable-runs demo --chat
+
+## OpenAI Agents SDK agents on Temporal's integration, each model call a background response.
+demo-agents: $(STAMP)
+	$(BIN)/durable-runs demo --agents
 
 ## Everything CI runs: lint, types, the whole suite, the mutation check, the small benchmark
 ## and the small soak.

@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "durable_runs.demo": 5,
     "durable_runs.demo_approvals": 5,
     "durable_runs.chat_demo": 5,
+    "durable_runs.agents_demo": 5,
     "durable_runs": 5,
 }
 """1 foundation, 2 activities, 3 workflows, 4 services, 5 entry points (the package root is
