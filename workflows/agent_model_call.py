@@ -19,9 +19,10 @@ import asyncio
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
+from temporalio import exceptions as temporal_exceptions
 from temporalio import workflow
 from temporalio.common import RetryPolicy, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from agents import ModelResponse
@@ -107,8 +108,13 @@ class AgentModelCallWorkflow:
                 snapshot = await self._wait_for_events(snapshot, poll, deadline)
             else:
                 snapshot = await self._poll(snapshot, poll, deadline)
-        except asyncio.CancelledError:
-            await asyncio.shield(self._cancel(snapshot))
+        except (asyncio.CancelledError, ActivityError) as err:
+            # A cancel arrives as the wait's activity cancelled, or at a timer.
+            cancelled = isinstance(err, asyncio.CancelledError) or isinstance(
+                err.cause, temporal_exceptions.CancelledError
+            )
+            if cancelled:
+                await asyncio.shield(self._cancel(snapshot))
             raise
         self._publish(snapshot)
         if snapshot.status not in TERMINAL_STATUSES:

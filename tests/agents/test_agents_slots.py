@@ -17,7 +17,7 @@ from agents import OpenAIProvider
 from durable_runs_emulator.app import create_app
 from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
 from temporalio.plugin import SimplePlugin
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
@@ -113,7 +113,9 @@ async def agents_waiting(
         try:
             yield queue, list(handles)
         finally:
-            await asyncio.gather(*(h.terminate("measured") for h in handles))
+            await asyncio.gather(*(h.cancel() for h in handles))
+            outcomes = await asyncio.gather(*(h.result() for h in handles), return_exceptions=True)
+            assert all(isinstance(o, WorkflowFailureError) for o in outcomes)
 
 
 async def settled(probe: Callable[[], int | None], expected: int) -> int:
@@ -164,3 +166,11 @@ async def test_background_responses_hold_no_slot_while_agents_wait(
             what=f"{AGENTS} background responses created",
         )
         assert await settled(lambda: gauge.used(queue), 0) == 0
+    # Cancelling the agents cancelled their responses at the API (none left thinking).
+    stats = await slow_emulator.stats()
+    last_statuses = [
+        stats["responses"][ids[0]]["statuses"][-1][0]
+        for owner, ids in stats["responses_by_workflow"].items()
+        if owner.startswith(queue)
+    ]
+    assert last_statuses == ["cancelled"] * AGENTS
