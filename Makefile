@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-approvals demo-chat demo-agents test install lint typecheck unit check mutants bench soak browser compose-tool clean
+.PHONY: demo demo-approvals demo-chat demo-agents bench-agents test install lint typecheck unit check mutants bench soak browser compose-tool clean
 
 $(STAMP): pyproject.toml emulator/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ mutants: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --size 10 --out bench/out/ci
+
+## The plain Agents integration against DurableRunsAgentsPlugin (polling, webhooks): one table.
+bench-agents: $(STAMP)
+	$(BIN)/python -m bench.agents --agents 20 --duration-ms 5000
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --runs 20

@@ -178,7 +178,12 @@ class AgentModelCallWorkflow:
             except TimeoutError:
                 schedule = rules.advance_schedule(schedule, poll)
             else:
-                if not self._take_events(snapshot.object_id):
+                fresh, carried = self._take_events(snapshot.object_id)
+                if carried is not None:
+                    # The bridge read the response for the event: no read of our own.
+                    snapshot = carried
+                    continue
+                if not fresh:
                     continue
             snapshot = await workflow.execute_activity_method(
                 AgentModelActivities.read,
@@ -189,16 +194,19 @@ class AgentModelCallWorkflow:
             )
         return snapshot
 
-    def _take_events(self, response_id: str) -> bool:
-        """Whether the pending events hold a new one about the response (each id once)."""
+    def _take_events(self, response_id: str) -> tuple[bool, RunSnapshot | None]:
+        """Whether the pending events hold a new one about the response (each id once), and
+        the newest snapshot such an event carried (the bridge's read), if any."""
         events, self._events = self._events, []
         fresh = False
+        carried: RunSnapshot | None = None
         for event in events:
-            if event.event_id in self._seen:
+            if event.event_id in self._seen or event.object_id != response_id:
                 continue
             self._seen.append(event.event_id)
-            fresh = fresh or event.object_id == response_id
-        return fresh
+            fresh = True
+            carried = event.snapshot or carried
+        return fresh, carried
 
     async def _cancel(self, snapshot: RunSnapshot) -> None:
         if snapshot.status in TERMINAL_STATUSES:
