@@ -9,7 +9,7 @@ from durable_runs_emulator.server import RunningEmulator
 from openai import AsyncOpenAI
 from temporalio.client import WorkflowExecution
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from durable_runs import search_attributes as sa
 from durable_runs.agents import DurableRunsAgentsPlugin
@@ -74,6 +74,13 @@ async def test_agent_with_tool_and_handoff_runs_on_background_responses(
         assert response["metadata"]["temporal_workflow_id"] == child.id
         assert response["metadata"]["emu_tool_plan"] == PLAN
         assert response["calls"]["create_response"] == 1
+
+    # The agent and its model calls replay deterministically through the plugin's replayer.
+    histories = [await handle.fetch_history()]
+    histories += [await client.get_workflow_handle(c.id).fetch_history() for c in children]
+    replayer = Replayer(workflows=[AgentsExampleWorkflow], plugins=[durable_plugin])
+    for history in histories:
+        await replayer.replay_workflow(history)
 
 
 async def test_settings_tools_output_schema_and_previous_response_pass_through(
