@@ -6,11 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-approvals demo-chat test install lint typecheck unit check mutants bench soak browser compose-tool clean
+.PHONY: demo demo-approvals demo-chat demo-agents bench-agents test install lint typecheck unit check mutants bench soak browser compose-tool clean
 
 $(STAMP): pyproject.toml emulator/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]' -e ./emulator
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench,agents]' -e ./emulator
 	@touch $@
 
 install: $(STAMP)
@@ -26,6 +26,10 @@ demo-approvals: $(STAMP)
 ## The same stack, holding a three-turn chat session (turn 3 answers from turn 1), then stopped.
 demo-chat: $(STAMP)
 	$(BIN)/durable-runs demo --chat
+
+## OpenAI Agents SDK agents on Temporal's integration, each model call a background response.
+demo-agents: $(STAMP)
+	$(BIN)/durable-runs demo --agents
 
 ## Everything CI runs: lint, types, the whole suite (its tests/bench runs the soak at a small
 ## size), the mutation check and the small benchmark's table.
@@ -51,6 +55,10 @@ mutants: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --size 10 --out bench/out/ci
+
+## The plain Agents integration against DurableRunsAgentsPlugin (polling, webhooks): one table.
+bench-agents: $(STAMP)
+	$(BIN)/python -m bench.agents --agents 20 --duration-ms 5000
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --runs 20

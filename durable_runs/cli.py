@@ -629,11 +629,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """`durable-runs demo`: start the stack, run the four demo runs, compare, stop.
 
     With `--approvals`, the approvals demo instead: a run that stops at a tool to approve; with
-    `--chat`, a three-turn chat session whose third answer depends on the first.
+    `--chat`, a three-turn chat session whose third answer depends on the first; with
+    `--agents`, OpenAI Agents SDK agents whose model calls are background responses.
     """
     if args.approvals:
         return _run_stack_command(_demo_approvals(_stack_config(args), yes=args.yes))
+    if args.agents:
+        return _run_stack_command(_demo_agents(_stack_config(args)))
     return _run_stack_command(_demo(_stack_config(args), chat=args.chat))
+
+
+async def _demo_agents(config: StackConfig) -> int:
+    from durable_runs.agents_demo import run_agents_demo
+
+    _cancel_on_signals()
+    try:
+        return await run_agents_demo(config, make_console())
+    except asyncio.CancelledError:
+        print("interrupted; stopped everything it started", file=sys.stderr)
+        return 130
 
 
 async def _demo_approvals(config: StackConfig, *, yes: bool) -> int:
@@ -908,6 +922,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--chat",
         action="store_true",
         help="instead: a three-turn chat session whose third answer depends on the first",
+    )
+    demo.add_argument(
+        "--agents",
+        action="store_true",
+        help="instead: OpenAI Agents SDK agents (a handoff, a tool) on Temporal's integration, "
+        "each model call a background response in its own child workflow",
     )
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -19,6 +19,9 @@ Rules, first match wins:
    A message that says "My name is Ada" is answered "Nice to meet you, Ada.".
 5. Arithmetic: "What is 2+2?" → "4".
 6. Otherwise the answered tool outputs quoted, or a fixed polite answer.
+
+A final answer asked for as `text.format` `json_schema` comes as a JSON instance of the schema
+(`schema_instance`), its string fields holding the answer.
 """
 
 from __future__ import annotations
@@ -124,6 +127,33 @@ def _rules_step(
     if rounds:
         return FinalAnswer(_quote_outputs(rounds))
     return FinalAnswer(FALLBACK_ANSWER)
+
+
+def schema_instance(schema: dict[str, Any], text: str, defs: dict[str, Any] | None = None) -> Any:
+    """A JSON value that the (strict, Structured Outputs subset) schema accepts.
+
+    Strings carry `text` (the answer), numbers are 0, booleans false, arrays empty; an enum
+    takes its first value, `anyOf` its first branch, `$ref` its `$defs` entry; an object has
+    every property.
+    """
+    defs = {**(defs or {}), **schema.get("$defs", {})}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return schema_instance(defs.get(ref.removeprefix("#/$defs/"), {}), text, defs)
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    if "anyOf" in schema:
+        return schema_instance(schema["anyOf"][0], text, defs)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: schema_instance(sub, text, defs) for name, sub in properties.items()}
+    values: dict[str, Any] = {"string": text, "integer": 0, "number": 0, "boolean": False}
+    return [] if kind == "array" else values.get(kind)
 
 
 def count_tokens(*texts: str) -> int:

@@ -93,6 +93,6 @@ async def _drive(state: EmulatorState, record: ResponseRecord) -> None:
         set_status(state, record, "incomplete")
         return
     step = decide(state.responses, record)
-    record.output, text = output_for(step)
+    record.output, text = output_for(step, text_format=record.text_format)
     record.usage = usage_for(record, text)
     set_status(state, record, "completed")

@@ -57,6 +57,13 @@ class ResponseRecord:
         return ObjectRef("response", self.id, None, self.metadata)
 
     @property
+    def text_format(self) -> dict[str, Any]:
+        """The requested `text.format` (plain text when none was asked for)."""
+        text = self.options.get("text")
+        fmt = text.get("format") if isinstance(text, dict) else None
+        return fmt if isinstance(fmt, dict) else {"type": "text"}
+
+    @property
     def function_calls(self) -> list[dict[str, Any]]:
         """The `function_call` items of the output."""
         return [item for item in self.output if item.get("type") == "function_call"]
@@ -85,7 +92,7 @@ class ResponseRecord:
             "service_tier": "default",
             "store": self.store,
             "temperature": self.options.get("temperature", 1.0),
-            "text": {"format": {"type": "text"}, "verbosity": "medium"},
+            "text": {"format": self.text_format, "verbosity": "medium"},
             "tool_choice": self.options.get("tool_choice", "auto"),
             "tools": self.tools,
             "top_logprobs": 0,
@@ -140,7 +147,7 @@ def _answered_rounds(history: list[ResponseRecord]) -> list[list[brain.AnsweredC
     sources: list[list[dict[str, Any]]] = []
     for record in history:
         # Calls the client replays in its input (manual history), then the model's own calls.
-        sources.append([i for i in record.input_items if i.get("type") == "function_call"])
+        sources.extend(_replayed_rounds(record.input_items))
         sources.append(record.function_calls)
     for calls in sources:
         if not calls or not all(call.get("call_id") in outputs for call in calls):
@@ -155,6 +162,25 @@ def _answered_rounds(history: list[ResponseRecord]) -> list[list[brain.AnsweredC
                 for call in calls
             ]
         )
+    return rounds
+
+
+def _replayed_rounds(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The `function_call` items a client replays in its input, one list per model turn.
+
+    A turn's calls are adjacent (parallel calls come together, their outputs after them); any
+    other item between two calls means they came from different turns.
+    """
+    rounds: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for item in items:
+        if item.get("type") == "function_call":
+            current.append(item)
+        elif current:
+            rounds.append(current)
+            current = []
+    if current:
+        rounds.append(current)
     return rounds
 
 
@@ -214,8 +240,14 @@ def usage_for(record: ResponseRecord, output_text: str) -> dict[str, Any]:
     }
 
 
-def output_for(step: brain.Step) -> tuple[list[dict[str, Any]], str]:
-    """Output items for the brain's step, and their text (for usage)."""
+def output_for(
+    step: brain.Step, *, text_format: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """Output items for the brain's step, and their text (for usage).
+
+    A final answer asked for as `json_schema` (`text.format`) is a JSON instance of the schema
+    with the answer in its string fields (`brain.schema_instance`).
+    """
     if isinstance(step, brain.ToolRound):
         items = [
             {
@@ -229,14 +261,18 @@ def output_for(step: brain.Step) -> tuple[list[dict[str, Any]], str]:
             for call in step.calls
         ]
         return items, " ".join(item["arguments"] for item in items)
+    text = step.text
+    if text_format is not None and text_format.get("type") == "json_schema":
+        schema = text_format.get("schema")
+        text = json.dumps(brain.schema_instance(schema if isinstance(schema, dict) else {}, text))
     message = {
         "type": "message",
         "id": new_hex_id("msg"),
         "status": "completed",
         "role": "assistant",
-        "content": [{"type": "output_text", "text": step.text, "annotations": [], "logprobs": []}],
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
     }
-    return [message], step.text
+    return [message], text
 
 
 def now() -> float:

@@ -28,6 +28,7 @@ _OPTIONS = (
     "parallel_tool_calls",
     "max_output_tokens",
     "max_tool_calls",
+    "text",
 )
 
 

@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "durable_runs.activities": 2,
     "durable_runs.workflows": 3,
     "durable_runs.plugin": 4,
+    "durable_runs.agents": 4,
     "durable_runs.worker": 4,
     "durable_runs.bridge": 4,
     "durable_runs.codec_server": 4,
@@ -36,6 +37,7 @@ LAYERS: dict[str, int] = {
     "durable_runs.demo": 5,
     "durable_runs.demo_approvals": 5,
     "durable_runs.chat_demo": 5,
+    "durable_runs.agents_demo": 5,
     "durable_runs": 5,
 }
 """1 foundation, 2 activities, 3 workflows, 4 services, 5 entry points (the package root is
