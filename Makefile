@@ -55,6 +55,7 @@ mutants: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --size 10 --out bench/out/ci
+	$(BIN)/python -m bench.agents --agents 3 --duration-ms 1000
 
 ## The plain Agents integration against DurableRunsAgentsPlugin (polling, webhooks): one table.
 bench-agents: $(STAMP)
