@@ -54,7 +54,7 @@ mutants: $(STAMP)
 	$(BIN)/python scripts/mutation_check.py
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run --size 10 --out bench/out/ci
+	$(BIN)/python -m bench.run --size 5 --out bench/out/ci
 	$(BIN)/python -m bench.agents --agents 3 --duration-ms 1000
 
 ## The plain Agents integration against DurableRunsAgentsPlugin (polling, webhooks): one table.
