@@ -34,6 +34,7 @@ from temporalio.openai_agents._temporal_worker_env_ref import _WorkerEnvRefResol
 
 from durable_runs.activities.errors import to_application_error
 from durable_runs.activities.polling import poll_until_changed
+from durable_runs.activities.responses import retrieve_snapshot
 from durable_runs.activities.snapshots import poll_after_ms, snapshot_from_response
 from durable_runs.models import (
     ObjectRef,
@@ -126,11 +127,7 @@ class AgentModelActivities:
     @activity.defn(name="agents.read_response")
     async def read(self, ref: ObjectRef) -> RunSnapshot:
         """Retrieve the response once; the snapshot carries the server's poll-after hint."""
-        try:
-            raw = await self._client.responses.with_raw_response.retrieve(ref.object_id)
-        except openai.OpenAIError as err:
-            raise to_application_error(err, operation="retrieve response") from err
-        return snapshot_from_response(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+        return await retrieve_snapshot(self._client, ref.object_id)
 
     @activity.defn(name="agents.poll_response")
     async def poll(self, input: PollInput) -> PolledSnapshot:

@@ -111,11 +111,7 @@ class ResponsesActivities:
     @activity.defn(name="responses.read")
     async def read(self, ref: ObjectRef) -> RunSnapshot:
         """Retrieve the response once; the snapshot carries the server's poll-after hint."""
-        try:
-            raw = await self._client.responses.with_raw_response.retrieve(ref.object_id)
-        except openai.OpenAIError as err:
-            raise to_application_error(err, operation="retrieve response") from err
-        return snapshot_from_response(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+        return await retrieve_snapshot(self._client, ref.object_id)
 
     @activity.defn(name="responses.poll")
     async def poll(self, input: PollInput) -> PolledSnapshot:
@@ -169,6 +165,19 @@ class ResponsesActivities:
         except openai.OpenAIError as err:
             raise to_application_error(err, operation="retrieve response") from err
         return Answer(text=response.output_text)
+
+
+async def retrieve_snapshot(client: AsyncOpenAI, response_id: str) -> RunSnapshot:
+    """Retrieve a response once, as a snapshot carrying the server's poll-after hint.
+
+    Raises:
+        ApplicationError: The API call failed (retryable or not, as `to_application_error` says).
+    """
+    try:
+        raw = await client.responses.with_raw_response.retrieve(response_id)
+    except openai.OpenAIError as err:
+        raise to_application_error(err, operation="retrieve response") from err
+    return snapshot_from_response(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
 
 
 def _outputs_input(outputs: list[ToolOutput]) -> list[dict[str, Any]]:
