@@ -34,7 +34,7 @@ from temporalio.openai_agents._temporal_worker_env_ref import _WorkerEnvRefResol
 
 from durable_runs.activities.errors import to_application_error
 from durable_runs.activities.polling import poll_until_changed
-from durable_runs.activities.responses import retrieve_snapshot
+from durable_runs.activities.responses import cancel_response, retrieve_snapshot
 from durable_runs.activities.snapshots import poll_after_ms, snapshot_from_response
 from durable_runs.models import (
     ObjectRef,
@@ -137,13 +137,7 @@ class AgentModelActivities:
     @activity.defn(name="agents.cancel_response")
     async def cancel(self, ref: ObjectRef) -> RunSnapshot:
         """Cancel the background response; one that already ended is returned as it is."""
-        try:
-            response = await self._client.responses.cancel(ref.object_id)
-        except openai.BadRequestError:
-            return await self.read(ref)
-        except openai.OpenAIError as err:
-            raise to_application_error(err, operation="cancel response") from err
-        return snapshot_from_response(response)
+        return await cancel_response(self._client, ref.object_id)
 
     @activity.defn(name="agents.model_response")
     async def model_response(self, ref: ObjectRef) -> ModelResponse:

@@ -149,13 +149,7 @@ class ResponsesActivities:
     @activity.defn(name="responses.cancel")
     async def cancel(self, ref: ObjectRef) -> RunSnapshot:
         """Cancel the background response; one that already ended is returned as it is."""
-        try:
-            response = await self._client.responses.cancel(ref.object_id)
-        except openai.BadRequestError:
-            return await self.read(ref)
-        except openai.OpenAIError as err:
-            raise to_application_error(err, operation="cancel response") from err
-        return snapshot_from_response(response)
+        return await cancel_response(self._client, ref.object_id)
 
     @activity.defn(name="responses.answer")
     async def answer(self, ref: ObjectRef) -> Answer:
@@ -178,6 +172,21 @@ async def retrieve_snapshot(client: AsyncOpenAI, response_id: str) -> RunSnapsho
     except openai.OpenAIError as err:
         raise to_application_error(err, operation="retrieve response") from err
     return snapshot_from_response(raw.parse(), poll_after_ms=poll_after_ms(raw.headers))
+
+
+async def cancel_response(client: AsyncOpenAI, response_id: str) -> RunSnapshot:
+    """Cancel a background response; one that already ended (a 400) is read and returned.
+
+    Raises:
+        ApplicationError: The API call failed (retryable or not, as `to_application_error` says).
+    """
+    try:
+        response = await client.responses.cancel(response_id)
+    except openai.BadRequestError:
+        return await retrieve_snapshot(client, response_id)
+    except openai.OpenAIError as err:
+        raise to_application_error(err, operation="cancel response") from err
+    return snapshot_from_response(response)
 
 
 def _outputs_input(outputs: list[ToolOutput]) -> list[dict[str, Any]]:
